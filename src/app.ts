@@ -1,0 +1,17 @@
+// The services one process shares: its pool, Prisma, tokens and logger. Built once by
+// main.ts (or a test) and handed to the GraphQL context and the projection engine.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { TokenService } from './auth/jwt.ts';
+import type { Config } from './config.ts';
+import type { PrismaClient } from './db/prisma.ts';
+import type { CommandHooks } from './write/command.ts';
+
+export interface App {
+  config: Config;
+  pool: pg.Pool;
+  prisma: PrismaClient;
+  tokens: TokenService;
+  log: Logger;
+  hooks: CommandHooks;
+}

@@ -1,0 +1,45 @@
+// Opens the process's database: DATABASE_URL, or the embedded default under the data
+// directory. Either way, pending migrations are applied before anything else runs.
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../config.ts';
+import { startEmbeddedPostgres } from './embedded.ts';
+import { migrate } from './migrate.ts';
+
+// BIGINT (int8) values come back as JS bigint-free strings by default; positions and
+// counters in this project are parsed where they are read.
+export interface Database {
+  url: string;
+  embedded: boolean;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+export async function openDatabase(config: Config, log: Logger): Promise<Database> {
+  const embedded = config.databaseUrl
+    ? undefined
+    : await startEmbeddedPostgres({
+        dir: join(config.dataDir),
+        persistent: true,
+        log: (line) => log.debug({ postgres: line }, 'embedded postgres'),
+      });
+  const url = config.databaseUrl ?? embedded!.url;
+  const applied = await migrate(url);
+  if (applied.length) log.info({ migrations: applied }, 'migrations applied');
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: config.poolSize,
+    application_name: `parallax-${config.role}`,
+  });
+  pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
+  return {
+    url,
+    embedded: embedded !== undefined,
+    pool,
+    async close() {
+      await pool.end().catch(() => {});
+      await embedded?.stop();
+    },
+  };
+}

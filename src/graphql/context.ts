@@ -1,0 +1,17 @@
+import type { App } from '../app.ts';
+import { Unauthenticated } from '../auth/jwt.ts';
+import type { Subject } from '../auth/subject.ts';
+import type { CommandContext } from '../write/command.ts';
+
+export interface GraphQLContext {
+  app: App;
+  /** Null without a token: only introspection answers then (see auth plugin). */
+  subject: Subject | null;
+  requestId: string;
+  traceContext: Record<string, string> | null;
+}
+
+export function commandContext(ctx: GraphQLContext): CommandContext {
+  if (!ctx.subject) throw new Unauthenticated('a bearer token is required');
+  return { prisma: ctx.app.prisma, subject: ctx.subject, traceContext: ctx.traceContext, hooks: ctx.app.hooks };
+}

@@ -1,0 +1,14 @@
+import { lexicographicSortSchema, printSchema } from 'graphql';
+import { builder } from './builder.ts';
+import './types/scalars.ts';
+import './types/orderStatus.ts';
+import './types/errors.ts';
+import './types/customer.ts';
+import './types/product.ts';
+import './types/order.ts';
+
+export const schema = builder.toSchema({ sortSchema: true });
+
+export function printedSchema(): string {
+  return `${printSchema(lexicographicSortSchema(schema))}\n`;
+}

@@ -1,0 +1,7 @@
+import { ORDER_STATUSES } from '../../write/order/status.ts';
+import { builder } from '../builder.ts';
+
+export const OrderStatusEnum = builder.enumType('OrderStatus', {
+  description: 'PENDING → CONFIRMED → SHIPPED → DELIVERED; CANCELLED from PENDING or CONFIRMED only.',
+  values: ORDER_STATUSES,
+});

@@ -1,0 +1,74 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { App } from '../app.ts';
+import { subjectFromHeader, useRequireSubject } from './auth.ts';
+import type { GraphQLContext } from './context.ts';
+import { schema } from './schema.ts';
+
+export interface RequestScope {
+  requestId: string;
+}
+
+/** The request being served, for log lines written far from the request (masked errors). */
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+export interface YogaOptions {
+  /** Pre-filled in GraphiQL's headers (embedded development mode only). */
+  graphiqlToken?: string;
+}
+
+const DEFAULT_QUERY = `# Parallax: commands are mutations, queries read the read models.
+# The Authorization header below carries a sample admin token.
+query Catalogue {
+  products { id sku name priceCents }
+}
+`;
+
+function traceContextFrom(request: Request): Record<string, string> | null {
+  const traceparent = request.headers.get('traceparent');
+  if (!traceparent || traceparent.length > 200) return null;
+  const tracestate = request.headers.get('tracestate');
+  return tracestate && tracestate.length <= 500 ? { traceparent, tracestate } : { traceparent };
+}
+
+export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaServerInstance<object, GraphQLContext> {
+  return createYoga<object, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: {
+      debug: (...args) => app.log.debug({ args }, 'yoga'),
+      info: (...args) => app.log.info({ args }, 'yoga'),
+      warn: (...args) => app.log.warn({ args }, 'yoga'),
+      error: (...args) => app.log.error({ args }, 'yoga'),
+    },
+    graphiql: {
+      title: 'Parallax',
+      defaultQuery: DEFAULT_QUERY,
+      headers: options.graphiqlToken ? JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) : undefined,
+    },
+    context: async ({ request }): Promise<GraphQLContext> => ({
+      app,
+      subject: await subjectFromHeader(app, request.headers.get('authorization')),
+      requestId: requestScope.getStore()?.requestId ?? randomUUID(),
+      traceContext: traceContextFrom(request),
+    }),
+    maskedErrors: {
+      // Unexpected errors never reach the client: it gets a code and the request id,
+      // the log gets the error.
+      maskError(error: unknown, message: string): Error {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+        const requestId = requestScope.getStore()?.requestId;
+        app.log.error({ err: original ?? error, requestId }, 'internal error');
+        return createGraphQLError(message, {
+          path: error instanceof GraphQLError ? error.path : undefined,
+          extensions: { code: 'INTERNAL_SERVER_ERROR', requestId },
+        });
+      },
+    },
+    plugins: [useRequireSubject()],
+  });
+}

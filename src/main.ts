@@ -1,0 +1,89 @@
+// Composition root: config → database → services → HTTP server (and, by ROLE, the
+// projection engine).
+import { randomBytes } from 'node:crypto';
+import pino from 'pino';
+import type { App } from './app.ts';
+import { TokenService } from './auth/jwt.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { openDatabase } from './db/database.ts';
+import { createPrisma } from './db/prisma.ts';
+import { createGraphQLServer } from './graphql/yoga.ts';
+import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
+import { createHttpServer } from './server/http.ts';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = pino({ level: config.logLevel, base: { role: config.role } });
+  const devMode = config.nodeEnv !== 'production';
+  const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
+  const db = await openDatabase(config, log);
+  const prisma = createPrisma(db.pool);
+  const app: App = { config, pool: db.pool, prisma, tokens: new TokenService(jwtSecret), log, hooks: {} };
+
+  const seeded = await seedIfEmpty({ prisma, subject: SEED_ADMIN, traceContext: null, hooks: app.hooks });
+  if (seeded) log.info('seeded the demo catalogue and customers');
+
+  const adminToken = await app.tokens.sign({ sub: 'admin', role: 'admin' });
+  const withGraphQL = config.role !== 'projector';
+  const yoga = withGraphQL
+    ? createGraphQLServer(app, { graphiqlToken: devMode && !config.jwtSecret ? adminToken : undefined })
+    : undefined;
+  const server = createHttpServer(app, {
+    yoga,
+    ready: async () => {
+      try {
+        await db.pool.query('SELECT 1');
+        return { ready: true, checks: { database: { ok: true } } };
+      } catch (error) {
+        return { ready: false, checks: { database: { ok: false, detail: (error as Error).message } } };
+      }
+    },
+  });
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+
+  const url = `http://localhost:${config.port}/graphql`;
+  if (!config.jwtSecret) {
+    const firstCustomer = await prisma.customer.findFirst({ where: { erasedAt: null }, orderBy: { createdAt: 'asc' } });
+    const lines = [
+      '',
+      `Parallax (${config.role}) on ${db.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}`,
+      withGraphQL
+        ? `GraphiQL: ${url}  (opens with the admin token in its headers)`
+        : `health: http://localhost:${config.port}/health`,
+      'JWT_SECRET is random for this start; sample tokens (Authorization: Bearer <token>):',
+      `  admin:    ${adminToken}`,
+      `  support:  ${await app.tokens.sign({ sub: 'support', role: 'support' })}`,
+    ];
+    if (firstCustomer) {
+      const token = await app.tokens.sign({
+        sub: `customer:${firstCustomer.id}`,
+        role: 'customer',
+        customerId: firstCustomer.id,
+      });
+      lines.push(`  customer: ${token}  (${firstCustomer.name}, ${firstCustomer.id})`);
+    }
+    console.log(`${lines.join('\n')}\n`);
+  } else {
+    log.info({ url }, 'listening');
+  }
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await prisma.$disconnect();
+    await db.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((error) => {
+  if (error instanceof ConfigError) console.error(`configuration error: ${error.message}`);
+  else console.error(error);
+  process.exit(1);
+});

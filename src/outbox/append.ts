@@ -1,0 +1,62 @@
+// Appends a command's events to the outbox inside the command's own transaction, so
+// the events exist if and only if the write-model change committed.
+import { randomUUID } from 'node:crypto';
+import type { TransactionClient } from '../db/prisma.ts';
+import { type DomainEvent, type PendingEvent, SCHEMA_VERSIONS } from '../write/events.ts';
+import type { Position } from './position.ts';
+
+export const OUTBOX_CHANNEL = 'parallax_outbox';
+
+export interface StoredEvent<E extends DomainEvent = DomainEvent> extends PendingEvent<E> {
+  position: Position;
+  eventId: string;
+  schemaVersion: number;
+  occurredAt: Date;
+  actor: string | null;
+  traceContext: Record<string, string> | null;
+}
+
+export interface AppendMeta {
+  actor: string | null;
+  traceContext: Record<string, string> | null;
+}
+
+export async function appendToOutbox(
+  tx: TransactionClient,
+  events: PendingEvent[],
+  meta: AppendMeta,
+): Promise<StoredEvent[]> {
+  const ids = events.map(() => randomUUID());
+  // One statement for all of the command's events; unnest keeps their order, so seq
+  // follows the order decide() produced them in.
+  const rows = await tx.$queryRawUnsafe<{ seq: bigint; tx_id: string; occurred_at: Date }[]>(
+    `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, schema_version,
+                         payload, actor, trace_context)
+     SELECT e.id, e.type, e.agg_type, e.agg_id, e.agg_version, e.schema_version, e.payload::jsonb, $8, $9::jsonb
+       FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int[], $6::int[], $7::text[])
+            AS e(id, type, agg_type, agg_id, agg_version, schema_version, payload)
+     RETURNING seq, tx_id::text AS tx_id, occurred_at`,
+    ids,
+    events.map((e) => e.event.type),
+    events.map((e) => e.aggregateType),
+    events.map((e) => e.aggregateId),
+    events.map((e) => e.aggregateVersion),
+    events.map((e) => SCHEMA_VERSIONS[e.event.type]),
+    events.map((e) => JSON.stringify(e.event.data)),
+    meta.actor,
+    meta.traceContext ? JSON.stringify(meta.traceContext) : null,
+  );
+  rows.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  return events.map((e, i) => {
+    const row = rows[i]!;
+    return {
+      ...e,
+      eventId: ids[i]!,
+      position: { txId: BigInt(row.tx_id), seq: BigInt(row.seq) },
+      schemaVersion: SCHEMA_VERSIONS[e.event.type],
+      occurredAt: row.occurred_at,
+      actor: meta.actor,
+      traceContext: meta.traceContext,
+    };
+  });
+}

@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import { authorize } from '../../auth/policy.ts';
+import type { TransactionClient } from '../../db/prisma.ts';
+import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
+import { assertId, assertNever } from '../errors.ts';
+import type { PendingEvent } from '../events.ts';
+import type { CustomerState } from './commands.ts';
+import { decideCustomer } from './decide.ts';
+import type { CustomerEvent } from './events.ts';
+
+export type CustomerResult = CommandResult<{ customerId: string; version: number }>;
+
+async function loadCustomer(tx: TransactionClient, id: string): Promise<CustomerState | null> {
+  assertId('Customer', id);
+  const row = await tx.customer.findUnique({
+    where: { id },
+    select: { id: true, name: true, version: true, erasedAt: true },
+  });
+  return row ? { id: row.id, name: row.name, version: row.version, erased: row.erasedAt !== null } : null;
+}
+
+/** Writes one customer event into the write model. */
+async function persist(tx: TransactionClient, e: PendingEvent<CustomerEvent>): Promise<void> {
+  const { event } = e;
+  switch (event.type) {
+    case 'CustomerCreated':
+      await tx.customer.create({
+        data: {
+          id: event.data.customerId,
+          name: event.data.name,
+          email: event.data.email,
+          version: e.aggregateVersion,
+        },
+      });
+      return;
+    case 'CustomerRenamed':
+      await tx.customer.update({
+        where: { id: event.data.customerId },
+        data: { name: event.data.name, version: e.aggregateVersion, updatedAt: new Date() },
+      });
+      return;
+    case 'CustomerErased':
+      await tx.customer.update({
+        where: { id: event.data.customerId },
+        data: { name: null, email: null, erasedAt: new Date(), version: e.aggregateVersion, updatedAt: new Date() },
+      });
+      return;
+    default:
+      assertNever(event);
+  }
+}
+
+async function decideAndPersist(
+  tx: TransactionClient,
+  command: Parameters<typeof decideCustomer>[0],
+  state: CustomerState | null,
+): Promise<{ events: PendingEvent[]; result: { customerId: string; version: number } }> {
+  const decided = decideCustomer(command, state);
+  let version = state?.version ?? 0;
+  const events = decided.map((event) => ({
+    aggregateType: 'Customer' as const,
+    aggregateId: command.customerId,
+    aggregateVersion: ++version,
+    event,
+  }));
+  for (const e of events) await persist(tx, e);
+  return { events, result: { customerId: command.customerId, version } };
+}
+
+export function createCustomer(ctx: CommandContext, input: { name: string; email: string }): Promise<CustomerResult> {
+  authorize(ctx.subject, 'createCustomer');
+  const customerId = randomUUID();
+  return runCommand(ctx, { command: 'createCustomer', locks: [] }, (tx) =>
+    decideAndPersist(tx, { type: 'CreateCustomer', customerId, ...input }, null),
+  );
+}
+
+export function renameCustomer(
+  ctx: CommandContext,
+  input: { customerId: string; name: string },
+): Promise<CustomerResult> {
+  authorize(ctx.subject, 'renameCustomer', input.customerId);
+  return runCommand(ctx, { command: 'renameCustomer', locks: [`Customer:${input.customerId}`] }, async (tx) =>
+    decideAndPersist(tx, { type: 'RenameCustomer', ...input }, await loadCustomer(tx, input.customerId)),
+  );
+}
+
+export function eraseCustomer(ctx: CommandContext, input: { customerId: string }): Promise<CustomerResult> {
+  authorize(ctx.subject, 'eraseCustomer');
+  return runCommand(ctx, { command: 'eraseCustomer', locks: [`Customer:${input.customerId}`] }, async (tx) =>
+    decideAndPersist(tx, { type: 'EraseCustomer', ...input }, await loadCustomer(tx, input.customerId)),
+  );
+}

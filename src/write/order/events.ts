@@ -1,0 +1,29 @@
+import type { OrderStatus } from './status.ts';
+
+/** An order line as events carry it: product facts are copied in (products never change). */
+export interface OrderLine {
+  lineNo: number;
+  productId: string;
+  sku: string;
+  productName: string;
+  quantity: number;
+  unitPriceCents: number;
+}
+
+export interface OrderCreated {
+  type: 'OrderCreated';
+  data: { orderId: string; customerId: string; items: OrderLine[]; totalCents: number; createdAt: string };
+}
+export interface OrderItemAdded {
+  type: 'OrderItemAdded';
+  data: { orderId: string; item: OrderLine; totalCents: number };
+}
+export interface OrderStatusChanged {
+  type: 'OrderStatusChanged';
+  data: { orderId: string; from: OrderStatus; to: OrderStatus };
+}
+export interface OrderCancelled {
+  type: 'OrderCancelled';
+  data: { orderId: string; from: OrderStatus };
+}
+export type OrderEvent = OrderCreated | OrderItemAdded | OrderStatusChanged | OrderCancelled;
