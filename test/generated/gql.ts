@@ -1,0 +1,88 @@
+/* eslint-disable */
+import * as types from './graphql.js';
+import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+
+/**
+ * Map of all GraphQL operations in the project.
+ *
+ * This map has several performance disadvantages:
+ * 1. It is not tree-shakeable, so it will include all operations in the project.
+ * 2. It is not minifiable, so the string of a GraphQL query will be multiple times inside the bundle.
+ * 3. It does not support dead code elimination, so it will add unused operations.
+ *
+ * Therefore it is highly recommended to use the babel or swc plugin for production.
+ * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
+ */
+type Documents = {
+    "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateCustomerDocument,
+    "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.RenameCustomerDocument,
+    "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on Error { message }\n    }\n  }\n": typeof types.EraseCustomerDocument,
+    "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on ProductPayload { position version product { id sku name priceCents } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateProductDocument,
+    "\n  mutation CreateOrder($input: CreateOrderInput!) {\n    createOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id customerId status totalCents version items { lineNo productId quantity unitPriceCents } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateOrderDocument,
+    "\n  mutation AddOrderItem($input: AddOrderItemInput!) {\n    addOrderItem(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id totalCents items { lineNo quantity } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on Error { message }\n    }\n  }\n": typeof types.AddOrderItemDocument,
+    "\n  mutation UpdateOrderStatus($input: UpdateOrderStatusInput!) {\n    updateOrderStatus(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.UpdateOrderStatusDocument,
+    "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.CancelOrderDocument,
+};
+const documents: Documents = {
+    "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.CreateCustomerDocument,
+    "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.RenameCustomerDocument,
+    "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on Error { message }\n    }\n  }\n": types.EraseCustomerDocument,
+    "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on ProductPayload { position version product { id sku name priceCents } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.CreateProductDocument,
+    "\n  mutation CreateOrder($input: CreateOrderInput!) {\n    createOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id customerId status totalCents version items { lineNo productId quantity unitPriceCents } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.CreateOrderDocument,
+    "\n  mutation AddOrderItem($input: AddOrderItemInput!) {\n    addOrderItem(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id totalCents items { lineNo quantity } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on Error { message }\n    }\n  }\n": types.AddOrderItemDocument,
+    "\n  mutation UpdateOrderStatus($input: UpdateOrderStatusInput!) {\n    updateOrderStatus(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.UpdateOrderStatusDocument,
+    "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.CancelOrderDocument,
+};
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ *
+ *
+ * @example
+ * ```ts
+ * const query = graphql(`query GetUser($id: ID!) { user(id: $id) { name } }`);
+ * ```
+ *
+ * The query argument is unknown!
+ * Please regenerate the types.
+ */
+export function graphql(source: string): unknown;
+
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on ProductPayload { position version product { id sku name priceCents } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on ProductPayload { position version product { id sku name priceCents } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CreateOrder($input: CreateOrderInput!) {\n    createOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id customerId status totalCents version items { lineNo productId quantity unitPriceCents } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateOrder($input: CreateOrderInput!) {\n    createOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id customerId status totalCents version items { lineNo productId quantity unitPriceCents } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation AddOrderItem($input: AddOrderItemInput!) {\n    addOrderItem(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id totalCents items { lineNo quantity } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation AddOrderItem($input: AddOrderItemInput!) {\n    addOrderItem(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id totalCents items { lineNo quantity } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation UpdateOrderStatus($input: UpdateOrderStatusInput!) {\n    updateOrderStatus(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation UpdateOrderStatus($input: UpdateOrderStatusInput!) {\n    updateOrderStatus(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"];
+
+export function graphql(source: string) {
+  return (documents as any)[source] ?? {};
+}
+
+export type DocumentType<TDocumentNode extends DocumentNode<any, any>> = TDocumentNode extends DocumentNode<  infer TType,  any>  ? TType  : never;

@@ -1,0 +1,84 @@
+// A Parallax app for one spec file: its own database, real PostgreSQL, the real
+// GraphQL server driven through yoga.fetch (no socket).
+import { Writable } from 'node:stream';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print } from 'graphql';
+import pg from 'pg';
+import pino from 'pino';
+import type { App } from '../../src/app.ts';
+import { TokenService } from '../../src/auth/jwt.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createPrisma } from '../../src/db/prisma.ts';
+import { createGraphQLServer } from '../../src/graphql/yoga.ts';
+import { createSpecDatabase } from './db.ts';
+
+export const TEST_JWT_SECRET = 'parallax-test-secret-0123456789-abcdefghij';
+
+export interface GraphQLResponse<R> {
+  status: number;
+  data?: R | null;
+  errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+}
+
+export type TestApp = Awaited<ReturnType<typeof createTestApp>>;
+
+export async function createTestApp(options: { env?: Record<string, string>; poolSize?: number } = {}) {
+  const databaseUrl = await createSpecDatabase();
+  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, DATABASE_URL: databaseUrl, ...options.env });
+  const logs: Record<string, unknown>[] = [];
+  const logStream = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) logs.push(JSON.parse(line));
+      done();
+    },
+  });
+  const log = pino({ level: 'info' }, logStream);
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 25 });
+  const prisma = createPrisma(pool);
+  const tokens = new TokenService(TEST_JWT_SECRET);
+  const app: App = { config, pool, prisma, tokens, log, hooks: {} };
+  const yoga = createGraphQLServer(app);
+
+  const adminToken = await tokens.sign({ sub: 'test-admin', role: 'admin' });
+  const supportToken = await tokens.sign({ sub: 'test-support', role: 'support' });
+
+  async function request(body: string | Record<string, unknown>, headers: Record<string, string> = {}, method = 'POST') {
+    const response = await yoga.fetch('http://test/graphql', {
+      method,
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    return { status: response.status, json: (await response.json()) as GraphQLResponse<unknown> };
+  }
+
+  /** Runs a typed document; token defaults to the admin token, null sends none. */
+  async function gql<R, V>(
+    document: TypedDocumentNode<R, V>,
+    variables?: V,
+    token: string | null = adminToken,
+  ): Promise<GraphQLResponse<R>> {
+    const { status, json } = await request(
+      { query: print(document), variables: variables ?? {} },
+      token ? { authorization: `Bearer ${token}` } : {},
+    );
+    return { ...(json as GraphQLResponse<R>), status };
+  }
+
+  return {
+    app,
+    yoga,
+    pool,
+    prisma,
+    logs,
+    databaseUrl,
+    adminToken,
+    supportToken,
+    customerToken: (customerId: string) => tokens.sign({ sub: `customer:${customerId}`, role: 'customer', customerId }),
+    request,
+    gql,
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}

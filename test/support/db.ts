@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
+
+/** A fresh, migrated database for one spec file, cloned from the run's template. */
+export async function createSpecDatabase(): Promise<string> {
+  const server = inject('databaseServerUrl');
+  const template = inject('templateDatabase');
+  const name = `${template.replace('parallax_tpl_', 'parallax_t_')}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Row counts of the write tables and the outbox, to prove a failed command changed nothing. */
+export async function writeCounts(pool: pg.Pool): Promise<Record<string, number>> {
+  const { rows } = await pool.query<Record<string, string>>(`SELECT
+    (SELECT count(*) FROM customers) AS customers,
+    (SELECT count(*) FROM products) AS products,
+    (SELECT count(*) FROM orders) AS orders,
+    (SELECT count(*) FROM order_items) AS order_items,
+    (SELECT count(*) FROM outbox) AS outbox,
+    (SELECT count(*) FROM idempotency_records) AS idempotency_records`);
+  return Object.fromEntries(Object.entries(rows[0]!).map(([k, v]) => [k, Number(v)]));
+}

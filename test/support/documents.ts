@@ -1,0 +1,98 @@
+// GraphQL documents the specs share; `npm run codegen` types them into test/generated.
+import { graphql } from '../generated/index.js';
+
+export const CreateCustomer = graphql(`
+  mutation CreateCustomer($input: CreateCustomerInput!) {
+    createCustomer(input: $input) {
+      __typename
+      ... on CustomerPayload { position version customer { id name email } }
+      ... on ValidationError { message issues { path message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const RenameCustomer = graphql(`
+  mutation RenameCustomer($input: RenameCustomerInput!) {
+    renameCustomer(input: $input) {
+      __typename
+      ... on CustomerPayload { position version customer { id name } }
+      ... on ValidationError { issues { path message } }
+      ... on NotFoundError { entity id }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const EraseCustomer = graphql(`
+  mutation EraseCustomer($input: EraseCustomerInput!) {
+    eraseCustomer(input: $input) {
+      __typename
+      ... on CustomerPayload { position version customer { id name email erased } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const CreateProduct = graphql(`
+  mutation CreateProduct($input: CreateProductInput!) {
+    createProduct(input: $input) {
+      __typename
+      ... on ProductPayload { position version product { id sku name priceCents } }
+      ... on ValidationError { issues { path message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const CreateOrder = graphql(`
+  mutation CreateOrder($input: CreateOrderInput!) {
+    createOrder(input: $input) {
+      __typename
+      ... on OrderPayload { position version order { id customerId status totalCents version items { lineNo productId quantity unitPriceCents } } }
+      ... on ValidationError { issues { path message } }
+      ... on NotFoundError { entity id }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const AddOrderItem = graphql(`
+  mutation AddOrderItem($input: AddOrderItemInput!) {
+    addOrderItem(input: $input) {
+      __typename
+      ... on OrderPayload { position version order { id totalCents items { lineNo quantity } } }
+      ... on ValidationError { issues { path message } }
+      ... on NotFoundError { entity id }
+      ... on ConcurrencyConflict { expectedVersion currentVersion }
+      ... on InvalidTransition { from to allowed }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const UpdateOrderStatus = graphql(`
+  mutation UpdateOrderStatus($input: UpdateOrderStatusInput!) {
+    updateOrderStatus(input: $input) {
+      __typename
+      ... on OrderPayload { position version order { id status version } }
+      ... on ConcurrencyConflict { expectedVersion currentVersion }
+      ... on InvalidTransition { from to allowed }
+      ... on NotFoundError { entity id }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const CancelOrder = graphql(`
+  mutation CancelOrder($input: CancelOrderInput!) {
+    cancelOrder(input: $input) {
+      __typename
+      ... on OrderPayload { position version order { id status version } }
+      ... on ConcurrencyConflict { expectedVersion currentVersion }
+      ... on InvalidTransition { from to allowed }
+      ... on NotFoundError { entity id }
+      ... on Error { message }
+    }
+  }
+`);
