@@ -3,8 +3,10 @@
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { TokenService } from './auth/jwt.ts';
+import type { Bus } from './bus/bus.ts';
 import type { Config } from './config.ts';
 import type { PrismaClient } from './db/prisma.ts';
+import type { ProjectionEngine } from './projections/engine.ts';
 import type { CommandHooks } from './write/command.ts';
 
 export interface App {
@@ -14,4 +16,7 @@ export interface App {
   tokens: TokenService;
   log: Logger;
   hooks: CommandHooks;
+  bus: Bus;
+  /** Present where this process runs the projection engine (ROLE all or projector). */
+  engine?: ProjectionEngine;
 }

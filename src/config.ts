@@ -18,6 +18,8 @@ export interface Config {
   /** Largest accepted request body (GraphQL document plus variables), in bytes. */
   maxRequestBytes: number;
   poolSize: number;
+  projectionBatchSize: number;
+  projectionPollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -74,5 +76,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectionModes: parseModes(env.PROJECTION_MODES),
     maxRequestBytes: intFrom(env, 'MAX_REQUEST_BYTES', 100_000, 1_000, 10_000_000),
     poolSize: intFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
+    projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
+    projectionPollMs: intFrom(env, 'PROJECTION_POLL_MS', 1000, 10, 60_000),
   };
+}
+
+export function projectionMode(config: Config, name: string): ProjectionMode {
+  return config.projectionModes[name] ?? 'ASYNC';
 }

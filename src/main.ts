@@ -2,12 +2,12 @@
 // projection engine).
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
-import type { App } from './app.ts';
 import { TokenService } from './auth/jwt.ts';
+import { createMemoryBus } from './bus/memory.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
-import { createPrisma } from './db/prisma.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
+import { createApp, createEngine } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
 import { createHttpServer } from './server/http.ts';
 
@@ -17,11 +17,19 @@ async function main(): Promise<void> {
   const devMode = config.nodeEnv !== 'production';
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
   const db = await openDatabase(config, log);
-  const prisma = createPrisma(db.pool);
-  const app: App = { config, pool: db.pool, prisma, tokens: new TokenService(jwtSecret), log, hooks: {} };
+  const bus = createMemoryBus();
+  const app = createApp({ config, pool: db.pool, log, tokens: new TokenService(jwtSecret), bus });
+  const { prisma } = app;
 
-  const seeded = await seedIfEmpty({ prisma, subject: SEED_ADMIN, traceContext: null, hooks: app.hooks });
-  if (seeded) log.info('seeded the demo catalogue and customers');
+  // The demo data is for the embedded default only; a given DATABASE_URL is left as it is.
+  if (db.embedded && (await seedIfEmpty({ prisma, subject: SEED_ADMIN, traceContext: null, hooks: app.hooks }))) {
+    log.info('seeded the demo catalogue and customers');
+  }
+
+  if (config.role !== 'api') {
+    app.engine = createEngine(app, db.url);
+    await app.engine.start();
+  }
 
   const adminToken = await app.tokens.sign({ sub: 'admin', role: 'admin' });
   const withGraphQL = config.role !== 'projector';
@@ -74,6 +82,9 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping');
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    // The engine finishes its batches in flight: nothing half-applied, nothing lost.
+    await app.engine?.stop();
+    await bus.close();
     await prisma.$disconnect();
     await db.close();
     process.exit(0);

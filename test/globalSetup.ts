@@ -2,7 +2,7 @@
 // a throwaway embedded cluster. The schema is migrated once into a template database;
 // each spec file clones it (test/support/db.ts). Redis: REDIS_URL, else 127.0.0.1:6379,
 // else a redis-server from PATH on a free port.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,9 +40,13 @@ async function findRedis(): Promise<{ url: string; child?: ChildProcess }> {
   if (process.env.REDIS_URL) return { url: process.env.REDIS_URL };
   if (await canConnect(6379)) return { url: 'redis://127.0.0.1:6379' };
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   const failed = new Promise<never>((_, reject) =>
     child.on('error', () =>
       reject(
@@ -70,13 +74,21 @@ export default async function setup(project: TestProject) {
   }
   const template = `parallax_tpl_${process.pid}`;
   const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${template}`);
-  await admin.query(`CREATE DATABASE ${template}`);
-  const templateUrl = new URL(serverUrl);
-  templateUrl.pathname = `/${template}`;
-  await migrate(templateUrl.toString());
-  const redis = await findRedis();
+  let redis: Awaited<ReturnType<typeof findRedis>>;
+  try {
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${template}`);
+    await admin.query(`CREATE DATABASE ${template}`);
+    const templateUrl = new URL(serverUrl);
+    templateUrl.pathname = `/${template}`;
+    await migrate(templateUrl.toString());
+    redis = await findRedis();
+  } catch (error) {
+    await admin.end().catch(() => {});
+    await embedded?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
 
   project.provide('databaseServerUrl', serverUrl);
   project.provide('templateDatabase', template);

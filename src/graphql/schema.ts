@@ -6,6 +6,7 @@ import './types/errors.ts';
 import './types/customer.ts';
 import './types/product.ts';
 import './types/order.ts';
+import './types/projection.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

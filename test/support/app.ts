@@ -5,11 +5,11 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import pg from 'pg';
 import pino from 'pino';
-import type { App } from '../../src/app.ts';
 import { TokenService } from '../../src/auth/jwt.ts';
+import { createMemoryBus } from '../../src/bus/memory.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createPrisma } from '../../src/db/prisma.ts';
 import { createGraphQLServer } from '../../src/graphql/yoga.ts';
+import { createApp, createEngine } from '../../src/runtime.ts';
 import { createSpecDatabase } from './db.ts';
 
 export const TEST_JWT_SECRET = 'parallax-test-secret-0123456789-abcdefghij';
@@ -24,7 +24,12 @@ export type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 
 export async function createTestApp(options: { env?: Record<string, string>; poolSize?: number } = {}) {
   const databaseUrl = await createSpecDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_JWT_SECRET, DATABASE_URL: databaseUrl, ...options.env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_JWT_SECRET,
+    DATABASE_URL: databaseUrl,
+    ...options.env,
+  });
   const logs: Record<string, unknown>[] = [];
   const logStream = new Writable({
     write(chunk, _enc, done) {
@@ -34,15 +39,19 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
   });
   const log = pino({ level: 'info' }, logStream);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 25 });
-  const prisma = createPrisma(pool);
   const tokens = new TokenService(TEST_JWT_SECRET);
-  const app: App = { config, pool, prisma, tokens, log, hooks: {} };
+  const app = createApp({ config, pool, log, tokens, bus: createMemoryBus() });
+  const { prisma } = app;
   const yoga = createGraphQLServer(app);
 
   const adminToken = await tokens.sign({ sub: 'test-admin', role: 'admin' });
   const supportToken = await tokens.sign({ sub: 'test-support', role: 'support' });
 
-  async function request(body: string | Record<string, unknown>, headers: Record<string, string> = {}, method = 'POST') {
+  async function request(
+    body: string | Record<string, unknown>,
+    headers: Record<string, string> = {},
+    method = 'POST',
+  ) {
     const response = await yoga.fetch('http://test/graphql', {
       method,
       headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
@@ -76,7 +85,14 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
     customerToken: (customerId: string) => tokens.sign({ sub: `customer:${customerId}`, role: 'customer', customerId }),
     request,
     gql,
+    /** Starts an in-process projection engine on this app (stopped by close). */
+    async startEngine(options: Parameters<typeof createEngine>[2] = {}) {
+      app.engine = createEngine(app, databaseUrl, { pollMs: 200, ...options });
+      await app.engine.start();
+      return app.engine;
+    },
     async close() {
+      await app.engine?.stop();
       await prisma.$disconnect();
       await pool.end();
     },

@@ -1,0 +1,50 @@
+// Assembly shared by main.ts and the tests: the App services and the engine.
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { App } from './app.ts';
+import type { TokenService } from './auth/jwt.ts';
+import type { Bus } from './bus/bus.ts';
+import { type Config, projectionMode } from './config.ts';
+import { createPrisma } from './db/prisma.ts';
+import { type EngineOptions, ProjectionEngine } from './projections/engine.ts';
+import { inlineProjectionsHook } from './projections/inline.ts';
+import type { Projection } from './projections/projection.ts';
+import { ALL_PROJECTIONS } from './projections/registry.ts';
+
+export function createApp(parts: {
+  config: Config;
+  pool: pg.Pool;
+  log: Logger;
+  tokens: TokenService;
+  bus: Bus;
+  projections?: Projection[];
+}): App {
+  const projections = parts.projections ?? ALL_PROJECTIONS;
+  const inline = projections.filter((p) => projectionMode(parts.config, p.name) === 'INLINE');
+  return {
+    config: parts.config,
+    pool: parts.pool,
+    prisma: createPrisma(parts.pool),
+    tokens: parts.tokens,
+    log: parts.log,
+    bus: parts.bus,
+    hooks: { afterAppend: inline.length ? [inlineProjectionsHook(inline)] : [] },
+  };
+}
+
+export function createEngine(
+  app: App,
+  databaseUrl: string,
+  options: Partial<Omit<EngineOptions, 'pool' | 'databaseUrl' | 'log' | 'bus'>> = {},
+): ProjectionEngine {
+  return new ProjectionEngine({
+    pool: app.pool,
+    databaseUrl,
+    log: app.log,
+    bus: app.bus,
+    projections: ALL_PROJECTIONS,
+    batchSize: app.config.projectionBatchSize,
+    pollMs: app.config.projectionPollMs,
+    ...options,
+  });
+}

@@ -1,0 +1,51 @@
+import type pg from 'pg';
+import { expect } from 'vitest';
+import { comparePositions, ZERO_POSITION } from '../../src/outbox/position.ts';
+import { headPosition } from '../../src/outbox/sequencer.ts';
+import { readCheckpoints } from '../../src/projections/checkpoints.ts';
+import { PROJECTION_NAMES, type ProjectionName } from '../../src/projections/projection.ts';
+import { pgSql } from '../../src/projections/sql.ts';
+import { verifyProjection } from '../../src/projections/verify.ts';
+
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 60_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** Waits until every named projection's checkpoint is at the outbox head. */
+export async function caughtUp(pool: pg.Pool, names: readonly string[] = PROJECTION_NAMES, timeoutMs = 60_000) {
+  const sql = pgSql(pool);
+  await until(
+    'projections to catch up',
+    async () => {
+      const head = (await headPosition(sql)) ?? ZERO_POSITION;
+      const checkpoints = await readCheckpoints(sql);
+      return names.every((n) => {
+        const c = checkpoints.find((cp) => cp.name === n);
+        return c && comparePositions(c.position, head) >= 0;
+      });
+    },
+    timeoutMs,
+  );
+}
+
+/** Every read model equals its recomputation from the write tables. */
+export async function expectReadModelsMatchWriteTables(
+  pool: pg.Pool,
+  names: readonly ProjectionName[] = PROJECTION_NAMES,
+) {
+  for (const name of names) {
+    const report = await verifyProjection(pgSql(pool), name);
+    expect(report.differences, `${name} differs from the write tables`).toEqual([]);
+    expect(report.rowsChecked, `${name} checked no rows`).toBeGreaterThan(0);
+  }
+}
