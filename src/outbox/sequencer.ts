@@ -101,10 +101,11 @@ export interface HorizonHolder {
 }
 
 /**
- * The oldest transaction that holds a transaction id: it is what pins
- * pg_snapshot_xmin, so while it runs no reader can pass the events behind it.
+ * The oldest transactions that hold a transaction id, oldest first. The first pins
+ * pg_snapshot_xmin: while it runs no reader can pass the events behind it. (Any
+ * database of the cluster counts: transaction ids are cluster-wide.)
  */
-export async function horizonHolder(sql: Sql): Promise<HorizonHolder | null> {
+export async function horizonHolders(sql: Sql, limit = 5): Promise<HorizonHolder[]> {
   const rows = await sql.query<{
     pid: number;
     xact_start: Date | null;
@@ -118,16 +119,15 @@ export async function horizonHolder(sql: Sql): Promise<HorizonHolder | null> {
        FROM pg_stat_activity
       WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
       ORDER BY age(backend_xid) DESC
-      LIMIT 1`,
+      LIMIT $1`,
+    [limit],
   );
-  const row = rows[0];
-  if (!row) return null;
-  return {
+  return rows.map((row) => ({
     pid: row.pid,
     xactStart: row.xact_start,
     ageMs: Math.max(0, Math.round(row.age_ms ?? 0)),
     state: row.state,
     query: row.query,
     applicationName: row.application_name,
-  };
+  }));
 }

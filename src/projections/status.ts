@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { type Config, projectionMode } from '../config.ts';
 import { encodePosition } from '../outbox/position.ts';
-import { type HorizonHolder, headPosition, horizonHolder, lagAfter } from '../outbox/sequencer.ts';
+import { type HorizonHolder, headPosition, horizonHolders, lagAfter } from '../outbox/sequencer.ts';
 import { type ProjectionState, readCheckpoints } from './checkpoints.ts';
 import { PROJECTION_NAMES } from './projection.ts';
 import { pgSql } from './sql.ts';
@@ -48,11 +48,11 @@ export async function projectionStatuses(pool: pg.Pool, config: Config): Promise
 
 export interface OutboxStatus {
   head: string | null;
-  horizonHolder: HorizonHolder | null;
+  horizonHolders: HorizonHolder[];
 }
 
 export async function outboxStatus(pool: pg.Pool): Promise<OutboxStatus> {
   const sql = pgSql(pool);
-  const [head, holder] = await Promise.all([headPosition(sql), horizonHolder(sql)]);
-  return { head: head ? encodePosition(head) : null, horizonHolder: holder };
+  const [head, holders] = await Promise.all([headPosition(sql), horizonHolders(sql)]);
+  return { head: head ? encodePosition(head) : null, horizonHolders: holders };
 }

@@ -14,24 +14,34 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": typeof types.ProjectionsDocument,
+    "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ResumeProjectionDocument,
+    "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": typeof types.ProjectionLagDocument,
     "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateCustomerDocument,
     "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.RenameCustomerDocument,
-    "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on Error { message }\n    }\n  }\n": typeof types.EraseCustomerDocument,
+    "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.EraseCustomerDocument,
     "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on ProductPayload { position version product { id sku name priceCents } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateProductDocument,
     "\n  mutation CreateOrder($input: CreateOrderInput!) {\n    createOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id customerId status totalCents version items { lineNo productId quantity unitPriceCents } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateOrderDocument,
     "\n  mutation AddOrderItem($input: AddOrderItemInput!) {\n    addOrderItem(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id totalCents items { lineNo quantity } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on Error { message }\n    }\n  }\n": typeof types.AddOrderItemDocument,
     "\n  mutation UpdateOrderStatus($input: UpdateOrderStatusInput!) {\n    updateOrderStatus(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.UpdateOrderStatusDocument,
     "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.CancelOrderDocument,
+    "\n  query Products {\n    products { id sku name priceCents }\n  }\n": typeof types.ProductsDocument,
+    "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n": typeof types.SchemaRootDocument,
 };
 const documents: Documents = {
+    "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": types.ProjectionsDocument,
+    "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ResumeProjectionDocument,
+    "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": types.ProjectionLagDocument,
     "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.CreateCustomerDocument,
     "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.RenameCustomerDocument,
-    "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on Error { message }\n    }\n  }\n": types.EraseCustomerDocument,
+    "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.EraseCustomerDocument,
     "\n  mutation CreateProduct($input: CreateProductInput!) {\n    createProduct(input: $input) {\n      __typename\n      ... on ProductPayload { position version product { id sku name priceCents } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.CreateProductDocument,
     "\n  mutation CreateOrder($input: CreateOrderInput!) {\n    createOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id customerId status totalCents version items { lineNo productId quantity unitPriceCents } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.CreateOrderDocument,
     "\n  mutation AddOrderItem($input: AddOrderItemInput!) {\n    addOrderItem(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id totalCents items { lineNo quantity } } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on Error { message }\n    }\n  }\n": types.AddOrderItemDocument,
     "\n  mutation UpdateOrderStatus($input: UpdateOrderStatusInput!) {\n    updateOrderStatus(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.UpdateOrderStatusDocument,
     "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.CancelOrderDocument,
+    "\n  query Products {\n    products { id sku name priceCents }\n  }\n": types.ProductsDocument,
+    "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n": types.SchemaRootDocument,
 };
 
 /**
@@ -51,6 +61,18 @@ export function graphql(source: string): unknown;
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
+export function graphql(source: "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n"): (typeof documents)["\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n"): (typeof documents)["\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
 export function graphql(source: "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
@@ -59,7 +81,7 @@ export function graphql(source: "\n  mutation RenameCustomer($input: RenameCusto
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on Error { message }\n    }\n  }\n"];
+export function graphql(source: "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -80,6 +102,14 @@ export function graphql(source: "\n  mutation UpdateOrderStatus($input: UpdateOr
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Products {\n    products { id sku name priceCents }\n  }\n"): (typeof documents)["\n  query Products {\n    products { id sku name priceCents }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n"): (typeof documents)["\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -60,7 +60,11 @@ const HorizonHolderRef = builder.objectRef<HorizonHolder>('HorizonHolder').imple
 const OutboxStatusRef = builder.objectRef<OutboxStatus>('OutboxStatus').implement({
   fields: (t) => ({
     head: t.exposeString('head', { nullable: true, description: 'Position of the newest committed event.' }),
-    horizonHolder: t.field({ type: HorizonHolderRef, nullable: true, resolve: (o) => o.horizonHolder }),
+    horizonHolders: t.field({
+      type: [HorizonHolderRef],
+      description: 'Oldest first; the first one holds the read horizon of every projection.',
+      resolve: (o) => o.horizonHolders,
+    }),
   }),
 });
 
