@@ -20,6 +20,8 @@ export interface Config {
   poolSize: number;
   projectionBatchSize: number;
   projectionPollMs: number;
+  /** NOTIFY the projection engines in each command's transaction (else they poll). */
+  outboxNotify: boolean;
 }
 
 export class ConfigError extends Error {
@@ -78,6 +80,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolSize: intFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
     projectionPollMs: intFrom(env, 'PROJECTION_POLL_MS', 1000, 10, 60_000),
+    outboxNotify: (env.OUTBOX_NOTIFY ?? 'on') !== 'off',
   };
 }
 

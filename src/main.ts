@@ -7,7 +7,7 @@ import { createMemoryBus } from './bus/memory.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
-import { createApp, createEngine } from './runtime.ts';
+import { commandContextFor, createApp, createEngine } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
 import { createHttpServer } from './server/http.ts';
 
@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   const { prisma } = app;
 
   // The demo data is for the embedded default only; a given DATABASE_URL is left as it is.
-  if (db.embedded && (await seedIfEmpty({ prisma, subject: SEED_ADMIN, traceContext: null, hooks: app.hooks }))) {
+  if (db.embedded && (await seedIfEmpty(commandContextFor(app, SEED_ADMIN)))) {
     log.info('seeded the demo catalogue and customers');
   }
 

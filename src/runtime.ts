@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { App } from './app.ts';
 import type { TokenService } from './auth/jwt.ts';
+import type { Subject } from './auth/subject.ts';
 import type { Bus } from './bus/bus.ts';
 import { type Config, projectionMode } from './config.ts';
 import { createPrisma } from './db/prisma.ts';
@@ -10,6 +11,7 @@ import { type EngineOptions, ProjectionEngine } from './projections/engine.ts';
 import { inlineProjectionsHook } from './projections/inline.ts';
 import type { Projection } from './projections/projection.ts';
 import { ALL_PROJECTIONS } from './projections/registry.ts';
+import type { CommandContext } from './write/command.ts';
 
 export function createApp(parts: {
   config: Config;
@@ -47,4 +49,9 @@ export function createEngine(
     pollMs: app.config.projectionPollMs,
     ...options,
   });
+}
+
+/** How every entry point (GraphQL, seed, tests) runs commands on this app. */
+export function commandContextFor(app: App, subject: Subject, traceContext: Record<string, string> | null = null): CommandContext {
+  return { prisma: app.prisma, subject, traceContext, hooks: app.hooks, notify: app.config.outboxNotify };
 }

@@ -1,6 +1,7 @@
 import type { App } from '../app.ts';
 import { Unauthenticated } from '../auth/jwt.ts';
 import type { Subject } from '../auth/subject.ts';
+import { commandContextFor } from '../runtime.ts';
 import type { CommandContext } from '../write/command.ts';
 
 export interface GraphQLContext {
@@ -13,5 +14,5 @@ export interface GraphQLContext {
 
 export function commandContext(ctx: GraphQLContext): CommandContext {
   if (!ctx.subject) throw new Unauthenticated('a bearer token is required');
-  return { prisma: ctx.app.prisma, subject: ctx.subject, traceContext: ctx.traceContext, hooks: ctx.app.hooks };
+  return commandContextFor(ctx.app, ctx.subject, ctx.traceContext);
 }

@@ -22,6 +22,8 @@ export interface CommandContext {
   hooks: CommandHooks;
   /** Called after commit with the committed events (after-commit notification). */
   onCommitted?: (events: StoredEvent[]) => void;
+  /** NOTIFY projection engines at commit (default true; see the write benchmark). */
+  notify?: boolean;
 }
 
 export interface CommandSpec {
@@ -91,7 +93,7 @@ export async function runCommand<R extends Record<string, unknown>>(
         });
       }
       // Delivered at commit; wakes projection engines without polling.
-      await tx.$executeRawUnsafe(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+      if (ctx.notify !== false) await tx.$executeRawUnsafe(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
       committed = stored;
       return outcome;
     },

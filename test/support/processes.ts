@@ -13,7 +13,9 @@ export interface ParallaxProcess {
 }
 
 export function spawnParallax(env: Record<string, string>): ParallaxProcess {
-  const child = spawn(join(ROOT, 'node_modules/.bin/tsx'), ['src/main.ts'], {
+  // node itself with tsx as a loader: one process, so SIGKILL kills the service, not
+  // only a wrapper (the tsx CLI runs the program in a child process).
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, JWT_SECRET: TEST_JWT_SECRET, LOG_LEVEL: 'warn', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,0 +1,130 @@
+// Projection engine benchmarks.
+//  lag:      commit → read model visible (checkpoint committed), p50/p99, at a fixed
+//            offered load of createOrder commands, for each projection.
+//  catch-up: events/s when a projection replays a backlog from position zero.
+//  notify:   write throughput with and without NOTIFY in each command transaction.
+import { CHANNELS, type PositionMessage } from '../src/bus/bus.ts';
+import { comparePositions, decodePosition } from '../src/outbox/position.ts';
+import { PROJECTION_NAMES } from '../src/projections/projection.ts';
+import { createEngine } from '../src/runtime.ts';
+import { createOrder } from '../src/write/order/handle.ts';
+import { adminContext, givenCatalogue, runWorkload } from '../test/support/workload.ts';
+import { type Benchmark, benchApp, closeApp, freshDatabase, summarize } from './support.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const lagBenchmark: Benchmark = {
+  name: 'lag',
+  description: 'commit → read-model-visible lag per projection at a fixed offered load (createOrder, open loop)',
+  async run({ server, smoke }) {
+    const rate = smoke ? 20 : 100;
+    const seconds = smoke ? 2 : 15;
+    const app = benchApp(await freshDatabase(server));
+    const catalogue = await givenCatalogue(app, 12, 20);
+    app.engine = createEngine(app, new URL(app.config.databaseUrl!).toString());
+    await app.engine.start();
+    const waiting = new Map<string, { position: ReturnType<typeof decodePosition>; committedAt: number; pending: Set<string> }>();
+    const lags = new Map<string, number[]>(PROJECTION_NAMES.map((n) => [n, []]));
+    await app.bus.subscribe(CHANNELS.positions, (message) => {
+      const m = message as PositionMessage;
+      const at = performance.now();
+      const position = decodePosition(m.position);
+      for (const [key, w] of waiting) {
+        if (w.pending.has(m.projection) && comparePositions(position, w.position) >= 0) {
+          lags.get(m.projection)!.push(at - w.committedAt);
+          w.pending.delete(m.projection);
+          if (!w.pending.size) waiting.delete(key);
+        }
+      }
+    });
+    const ctx = adminContext(app);
+    const started = performance.now();
+    const inflight: Promise<void>[] = [];
+    for (let i = 0; i < rate * seconds; i++) {
+      const due = started + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      inflight.push(
+        createOrder(ctx, {
+          customerId: catalogue.customerIds[i % catalogue.customerIds.length]!,
+          items: [{ productId: catalogue.productIds[i % catalogue.productIds.length]!, quantity: 1 + (i % 3) }],
+        }).then((r) => {
+          waiting.set(r.position, { position: decodePosition(r.position), committedAt: performance.now(), pending: new Set(PROJECTION_NAMES) });
+        }),
+      );
+    }
+    await Promise.all(inflight);
+    for (let i = 0; i < 100 && waiting.size; i++) await sleep(50);
+    await closeApp(app);
+    return {
+      offeredLoad: `${rate} createOrder/s for ${seconds} s, in process, 1 engine`,
+      lagMs: Object.fromEntries([...lags].map(([name, samples]) => [name, summarize(samples)])),
+    };
+  },
+};
+
+export const catchUpBenchmark: Benchmark = {
+  name: 'catch-up',
+  description: 'replay speed (events/s) of each projection over a backlog, from position zero',
+  async run({ server, smoke }) {
+    const app = benchApp(await freshDatabase(server), {}, 30);
+    const catalogue = await givenCatalogue(app, 20, 50);
+    const writeStart = performance.now();
+    const written = await runWorkload(app, catalogue, { writers: 8, commandsPerWriter: smoke ? 25 : 1000 });
+    const writeSeconds = (performance.now() - writeStart) / 1000;
+    const events = Number((await app.pool.query('SELECT count(*) FROM outbox')).rows[0].count);
+    const perProjection: Record<string, { seconds: number; eventsPerSecond: number }> = {};
+    for (const name of PROJECTION_NAMES) {
+      const { ALL_PROJECTIONS } = await import('../src/projections/registry.ts');
+      const projection = ALL_PROJECTIONS.find((p) => p.name === name)!;
+      app.engine = createEngine(app, app.config.databaseUrl!, { projections: [projection] });
+      const t0 = performance.now();
+      await app.engine.start();
+      for (;;) {
+        const { rows } = await app.pool.query('SELECT events_applied::int AS n FROM projection_checkpoints WHERE name = $1', [name]);
+        if ((rows[0]?.n ?? 0) >= events) break;
+        await sleep(5);
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      await app.engine.stop();
+      app.engine = undefined;
+      perProjection[name] = { seconds: Math.round(seconds * 100) / 100, eventsPerSecond: Math.round(events / seconds) };
+    }
+    await closeApp(app);
+    return {
+      events,
+      sustainedCommandsPerSecond: Math.round((written.acknowledged + written.rejected) / writeSeconds),
+      perProjection,
+    };
+  },
+};
+
+export const notifyBenchmark: Benchmark = {
+  name: 'notify',
+  description: 'createOrder throughput (8 concurrent writers, in process) with and without NOTIFY per command',
+  async run({ server, smoke }) {
+    const result: Record<string, number> = {};
+    for (const notify of ['on', 'off', 'on', 'off']) {
+      const app = benchApp(await freshDatabase(server), { OUTBOX_NOTIFY: notify }, 16);
+      const catalogue = await givenCatalogue(app, 10, 10);
+      const ctx = adminContext(app);
+      const seconds = smoke ? 1 : 8;
+      let done = 0;
+      const end = performance.now() + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          while (performance.now() < end) {
+            await createOrder(ctx, {
+              customerId: catalogue.customerIds[(done + w) % catalogue.customerIds.length]!,
+              items: [{ productId: catalogue.productIds[w % catalogue.productIds.length]!, quantity: 1 }],
+            });
+            done += 1;
+          }
+        }),
+      );
+      result[notify] = Math.max(result[notify] ?? 0, Math.round(done / seconds));
+      await closeApp(app);
+    }
+    return { commandsPerSecondWithNotify: result.on, commandsPerSecondWithoutNotify: result.off, ratio: Math.round(((result.on ?? 0) / (result.off ?? 1)) * 100) / 100 };
+  },
+};
