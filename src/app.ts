@@ -7,6 +7,7 @@ import type { Bus } from './bus/bus.ts';
 import type { Config } from './config.ts';
 import type { PrismaClient } from './db/prisma.ts';
 import type { ProjectionEngine } from './projections/engine.ts';
+import type { PositionWatcher } from './read/consistency.ts';
 import type { CommandHooks } from './write/command.ts';
 
 export interface App {
@@ -19,4 +20,6 @@ export interface App {
   bus: Bus;
   /** Present where this process runs the projection engine (ROLE all or projector). */
   engine?: ProjectionEngine;
+  /** Present where this process serves GraphQL: read-your-writes waits. */
+  watcher?: PositionWatcher;
 }

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { TokenService } from './auth/jwt.ts';
 import { createMemoryBus } from './bus/memory.ts';
+import { PositionWatcher } from './read/consistency.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
@@ -29,6 +30,11 @@ async function main(): Promise<void> {
   if (config.role !== 'api') {
     app.engine = createEngine(app, db.url);
     await app.engine.start();
+  }
+
+  if (config.role !== 'projector') {
+    app.watcher = new PositionWatcher(db.pool, bus);
+    await app.watcher.start();
   }
 
   const adminToken = await app.tokens.sign({ sub: 'admin', role: 'admin' });
@@ -84,6 +90,7 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     // The engine finishes its batches in flight: nothing half-applied, nothing lost.
     await app.engine?.stop();
+    app.watcher?.stop();
     await bus.close();
     await prisma.$disconnect();
     await db.close();

@@ -1,6 +1,7 @@
 import type { App } from '../app.ts';
 import { Unauthenticated } from '../auth/jwt.ts';
 import type { Subject } from '../auth/subject.ts';
+import type { Loaders } from '../read/loaders.ts';
 import { commandContextFor } from '../runtime.ts';
 import type { CommandContext } from '../write/command.ts';
 
@@ -10,6 +11,9 @@ export interface GraphQLContext {
   subject: Subject | null;
   requestId: string;
   traceContext: Record<string, string> | null;
+  loaders: Loaders;
+  /** Read models this request read, reported with their freshness in `extensions`. */
+  readModels: Set<string>;
 }
 
 export function commandContext(ctx: GraphQLContext): CommandContext {

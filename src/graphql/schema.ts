@@ -7,6 +7,7 @@ import './types/customer.ts';
 import './types/product.ts';
 import './types/order.ts';
 import './types/projection.ts';
+import './types/reads.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -3,7 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
+import { createLoaders } from '../read/loaders.ts';
 import { subjectFromHeader, useRequireSubject } from './auth.ts';
+import { useReadModelFreshness } from './consistency.ts';
 import type { GraphQLContext } from './context.ts';
 import { schema } from './schema.ts';
 
@@ -54,6 +56,8 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
       subject: await subjectFromHeader(app, request.headers.get('authorization')),
       requestId: requestScope.getStore()?.requestId ?? randomUUID(),
       traceContext: traceContextFrom(request),
+      loaders: createLoaders(app.pool),
+      readModels: new Set(),
     }),
     maskedErrors: {
       // Unexpected errors never reach the client: it gets a code and the request id,
@@ -69,6 +73,6 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
         });
       },
     },
-    plugins: [useRequireSubject()],
+    plugins: [useRequireSubject(), useReadModelFreshness()],
   });
 }

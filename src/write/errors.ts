@@ -79,6 +79,10 @@ export function assertNever(value: never): never {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export function isUuid(id: string): boolean {
+  return UUID.test(id);
+}
+
 /** An id that is not a UUID cannot name anything: report it as not found, never as a database error. */
 export function assertId(entity: string, id: string): void {
   if (!UUID.test(id)) throw new NotFoundError(entity, id);

@@ -17,6 +17,8 @@ type Documents = {
     "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": typeof types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ResumeProjectionDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": typeof types.ProjectionLagDocument,
+    "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n": typeof types.PlaceOrderDocument,
+    "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n": typeof types.OrderByIdDocument,
     "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateCustomerDocument,
     "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.RenameCustomerDocument,
     "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.EraseCustomerDocument,
@@ -32,6 +34,8 @@ const documents: Documents = {
     "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ResumeProjectionDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": types.ProjectionLagDocument,
+    "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n": types.PlaceOrderDocument,
+    "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n": types.OrderByIdDocument,
     "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.CreateCustomerDocument,
     "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.RenameCustomerDocument,
     "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.EraseCustomerDocument,
@@ -70,6 +74,14 @@ export function graphql(source: "\n  mutation ResumeProjection($input: ResumePro
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n"): (typeof documents)["\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n"): (typeof documents)["\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n"): (typeof documents)["\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

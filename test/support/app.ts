@@ -7,6 +7,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { TokenService } from '../../src/auth/jwt.ts';
 import { createMemoryBus } from '../../src/bus/memory.ts';
+import { PositionWatcher } from '../../src/read/consistency.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createGraphQLServer } from '../../src/graphql/yoga.ts';
 import { createApp, createEngine } from '../../src/runtime.ts';
@@ -18,6 +19,7 @@ export interface GraphQLResponse<R> {
   status: number;
   data?: R | null;
   errors?: { message: string; path?: string[]; extensions?: Record<string, unknown> }[];
+  extensions?: Record<string, unknown>;
 }
 
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>;
@@ -42,6 +44,8 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
   const tokens = new TokenService(TEST_JWT_SECRET);
   const app = createApp({ config, pool, log, tokens, bus: createMemoryBus() });
   const { prisma } = app;
+  app.watcher = new PositionWatcher(pool, app.bus);
+  await app.watcher.start();
   const yoga = createGraphQLServer(app);
 
   const adminToken = await tokens.sign({ sub: 'test-admin', role: 'admin' });
@@ -93,6 +97,7 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
     },
     async close() {
       await app.engine?.stop();
+      app.watcher?.stop();
       await prisma.$disconnect();
       await pool.end();
     },

@@ -1,6 +1,7 @@
 import { emailFor } from '../../auth/masking.ts';
 import { createCustomer, eraseCustomer, renameCustomer } from '../../write/customer/handle.ts';
 import { builder } from '../builder.ts';
+import { afterCommand, MutationConsistencyInput } from '../consistency.ts';
 import { commandContext } from '../context.ts';
 import { COMMAND_ERRORS } from './errors.ts';
 import { resultUnion } from './mutationResult.ts';
@@ -59,22 +60,33 @@ builder.mutationFields((t) => ({
     description: 'Admin or support. Emits CustomerCreated.',
     type: CustomerPayload,
     errors: resultUnion('createCustomer', COMMAND_ERRORS),
-    args: { input: t.arg({ type: CreateCustomerInput, required: true }) },
-    resolve: (_root, { input }, ctx) => createCustomer(commandContext(ctx), input),
+    args: {
+      input: t.arg({ type: CreateCustomerInput, required: true }),
+      consistency: t.arg({ type: MutationConsistencyInput }),
+    },
+    resolve: async (_root, { input, consistency }, ctx) =>
+      afterCommand(ctx, consistency, await createCustomer(commandContext(ctx), input)),
   }),
   renameCustomer: t.field({
     description: 'Admin, support, or the customer itself. Emits CustomerRenamed; every read model follows.',
     type: CustomerPayload,
     errors: resultUnion('renameCustomer', COMMAND_ERRORS),
-    args: { input: t.arg({ type: RenameCustomerInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      renameCustomer(commandContext(ctx), { customerId: String(input.customerId), name: input.name }),
+    args: {
+      input: t.arg({ type: RenameCustomerInput, required: true }),
+      consistency: t.arg({ type: MutationConsistencyInput }),
+    },
+    resolve: async (_root, { input, consistency }, ctx) =>
+      afterCommand(ctx, consistency, await renameCustomer(commandContext(ctx), { customerId: String(input.customerId), name: input.name })),
   }),
   eraseCustomer: t.field({
     description: 'Admin only (GDPR). Removes name and email; orders stay with an anonymized customer.',
     type: CustomerPayload,
     errors: resultUnion('eraseCustomer', COMMAND_ERRORS),
-    args: { input: t.arg({ type: EraseCustomerInput, required: true }) },
-    resolve: (_root, { input }, ctx) => eraseCustomer(commandContext(ctx), { customerId: String(input.customerId) }),
+    args: {
+      input: t.arg({ type: EraseCustomerInput, required: true }),
+      consistency: t.arg({ type: MutationConsistencyInput }),
+    },
+    resolve: async (_root, { input, consistency }, ctx) =>
+      afterCommand(ctx, consistency, await eraseCustomer(commandContext(ctx), { customerId: String(input.customerId) })),
   }),
 }));

@@ -1,5 +1,6 @@
 import { addOrderItem, cancelOrder, createOrder, updateOrderStatus } from '../../write/order/handle.ts';
 import { builder } from '../builder.ts';
+import { afterCommand, MutationConsistencyInput } from '../consistency.ts';
 import { commandContext } from '../context.ts';
 import { ORDER_COMMAND_ERRORS } from './errors.ts';
 import { resultUnion } from './mutationResult.ts';
@@ -92,46 +93,61 @@ builder.mutationFields((t) => ({
     description: 'Admin, or a customer for itself. Emits OrderCreated.',
     type: OrderPayload,
     errors: resultUnion('createOrder', ORDER_COMMAND_ERRORS),
-    args: { input: t.arg({ type: CreateOrderInput, required: true }) },
-    resolve: (_root, { input }, ctx) => {
-      return createOrder(commandContext(ctx), {
-        customerId: String(input.customerId),
-        items: input.items.map((i) => ({ productId: String(i.productId), quantity: i.quantity })),
-        idempotencyKey: input.idempotencyKey,
-      });
+    args: {
+      input: t.arg({ type: CreateOrderInput, required: true }),
+      consistency: t.arg({ type: MutationConsistencyInput }),
     },
+    resolve: async (_root, { input, consistency }, ctx) =>
+      afterCommand(
+        ctx,
+        consistency,
+        await createOrder(commandContext(ctx), {
+          customerId: String(input.customerId),
+          items: input.items.map((i) => ({ productId: String(i.productId), quantity: i.quantity })),
+          idempotencyKey: input.idempotencyKey,
+        }),
+      ),
   }),
   addOrderItem: t.field({
     description: 'Admin, or the owning customer; only while PENDING. Emits OrderItemAdded.',
     type: OrderPayload,
     errors: resultUnion('addOrderItem', ORDER_COMMAND_ERRORS),
-    args: { input: t.arg({ type: AddOrderItemInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      addOrderItem(commandContext(ctx), {
+    args: {
+      input: t.arg({ type: AddOrderItemInput, required: true }),
+      consistency: t.arg({ type: MutationConsistencyInput }),
+    },
+    resolve: async (_root, { input, consistency }, ctx) =>
+      afterCommand(ctx, consistency, await addOrderItem(commandContext(ctx), {
         orderId: String(input.orderId),
         productId: String(input.productId),
         quantity: input.quantity,
         expectedVersion: input.expectedVersion,
-      }),
+      })),
   }),
   updateOrderStatus: t.field({
     description: 'Admin or support. Emits OrderStatusChanged (or OrderCancelled for CANCELLED).',
     type: OrderPayload,
     errors: resultUnion('updateOrderStatus', ORDER_COMMAND_ERRORS),
-    args: { input: t.arg({ type: UpdateOrderStatusInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      updateOrderStatus(commandContext(ctx), {
+    args: {
+      input: t.arg({ type: UpdateOrderStatusInput, required: true }),
+      consistency: t.arg({ type: MutationConsistencyInput }),
+    },
+    resolve: async (_root, { input, consistency }, ctx) =>
+      afterCommand(ctx, consistency, await updateOrderStatus(commandContext(ctx), {
         orderId: String(input.orderId),
         status: input.status,
         expectedVersion: input.expectedVersion,
-      }),
+      })),
   }),
   cancelOrder: t.field({
     description: 'Admin, support, or the owning customer; from PENDING or CONFIRMED. Emits OrderCancelled.',
     type: OrderPayload,
     errors: resultUnion('cancelOrder', ORDER_COMMAND_ERRORS),
-    args: { input: t.arg({ type: CancelOrderInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      cancelOrder(commandContext(ctx), { orderId: String(input.orderId), expectedVersion: input.expectedVersion }),
+    args: {
+      input: t.arg({ type: CancelOrderInput, required: true }),
+      consistency: t.arg({ type: MutationConsistencyInput }),
+    },
+    resolve: async (_root, { input, consistency }, ctx) =>
+      afterCommand(ctx, consistency, await cancelOrder(commandContext(ctx), { orderId: String(input.orderId), expectedVersion: input.expectedVersion })),
   }),
 }));

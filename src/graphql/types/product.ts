@@ -1,5 +1,6 @@
 import { createProduct } from '../../write/product/handle.ts';
 import { builder } from '../builder.ts';
+import { afterCommand, MutationConsistencyInput } from '../consistency.ts';
 import { commandContext } from '../context.ts';
 import { COMMAND_ERRORS } from './errors.ts';
 import { resultUnion } from './mutationResult.ts';
@@ -46,8 +47,12 @@ builder.mutationField('createProduct', (t) =>
     description: 'Admin only. Emits ProductCreated.',
     type: ProductPayload,
     errors: resultUnion('createProduct', COMMAND_ERRORS),
-    args: { input: t.arg({ type: CreateProductInput, required: true }) },
-    resolve: (_root, { input }, ctx) => createProduct(commandContext(ctx), input),
+    args: {
+      input: t.arg({ type: CreateProductInput, required: true }),
+      consistency: t.arg({ type: MutationConsistencyInput }),
+    },
+    resolve: async (_root, { input, consistency }, ctx) =>
+      afterCommand(ctx, consistency, await createProduct(commandContext(ctx), input)),
   }),
 );
 

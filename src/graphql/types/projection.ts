@@ -25,7 +25,7 @@ const ProjectionStateEnum = builder.enumType('ProjectionState', {
   values: ['LIVE', 'REBUILDING', 'STALLED'] as const,
 });
 
-const ProjectionNameEnum = builder.enumType('ProjectionName', { values: PROJECTION_NAMES });
+export const ProjectionNameEnum = builder.enumType('ProjectionName', { values: PROJECTION_NAMES });
 
 const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatus').implement({
   description: 'One read model and where its projection is in the outbox.',

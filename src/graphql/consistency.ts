@@ -1,0 +1,102 @@
+// Read-your-writes on the GraphQL surface: `consistency` arguments on queries and
+// mutations, and the freshness of every read model read, in `extensions`.
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import type { ProjectionName } from '../projections/projection.ts';
+import { ConsistencyTimeout, MAX_CONSISTENCY_TIMEOUT_MS } from '../read/consistency.ts';
+import { InvalidPositionToken } from '../outbox/position.ts';
+import { builder } from './builder.ts';
+import type { GraphQLContext } from './context.ts';
+import { ProjectionNameEnum } from './types/projection.ts';
+
+export const DEFAULT_CONSISTENCY_TIMEOUT_MS = 5_000;
+
+export const ConsistencyInput = builder.inputType('ConsistencyInput', {
+  description: 'Answer only once the read models this field reads have passed `atLeast` (a mutation position).',
+  fields: (t) => ({
+    atLeast: t.string({ required: true, description: 'A position token from a mutation result.' }),
+    timeoutMs: t.int({ description: `Give up with CONSISTENCY_TIMEOUT after this long (default ${DEFAULT_CONSISTENCY_TIMEOUT_MS}, at most ${MAX_CONSISTENCY_TIMEOUT_MS}).` }),
+  }),
+});
+
+export const MutationConsistencyInput = builder.inputType('MutationConsistencyInput', {
+  description: 'Hybrid mode: return only once the named projections have applied this command.',
+  fields: (t) => ({
+    waitFor: t.field({ type: [ProjectionNameEnum], required: true }),
+    timeoutMs: t.int(),
+  }),
+});
+
+function timeoutOf(timeoutMs: number | null | undefined): number {
+  const ms = timeoutMs ?? DEFAULT_CONSISTENCY_TIMEOUT_MS;
+  if (!Number.isInteger(ms) || ms < 0 || ms > MAX_CONSISTENCY_TIMEOUT_MS) {
+    throw createGraphQLError(`timeoutMs must be 0 to ${MAX_CONSISTENCY_TIMEOUT_MS}`, {
+      extensions: { code: 'BAD_USER_INPUT', argument: 'consistency' },
+    });
+  }
+  return ms;
+}
+
+async function waitForPosition(ctx: GraphQLContext, projections: string[], token: string, timeoutMs: number) {
+  const watcher = ctx.app.watcher;
+  if (!watcher) throw new Error('no position watcher in this process');
+  try {
+    await watcher.waitFor(projections, token, timeoutMs);
+  } catch (error) {
+    if (error instanceof InvalidPositionToken) {
+      throw createGraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', argument: 'consistency' } });
+    }
+    if (error instanceof ConsistencyTimeout) {
+      throw createGraphQLError(error.message, {
+        extensions: { code: 'CONSISTENCY_TIMEOUT', projections: error.projections, timeoutMs: error.timeoutMs },
+      });
+    }
+    throw error;
+  }
+}
+
+/** Records what a field reads and, with `consistency`, waits until it is fresh enough. */
+export async function readFrom(
+  ctx: GraphQLContext,
+  projections: ProjectionName[],
+  consistency: { atLeast: string; timeoutMs?: number | null } | null | undefined,
+): Promise<void> {
+  for (const p of projections) ctx.readModels.add(p);
+  if (consistency) await waitForPosition(ctx, projections, consistency.atLeast, timeoutOf(consistency.timeoutMs));
+}
+
+/** After a command: with `consistency.waitFor`, wait for those projections to apply it. */
+export async function afterCommand<R extends { position: string }>(
+  ctx: GraphQLContext,
+  consistency: { waitFor: ProjectionName[]; timeoutMs?: number | null } | null | undefined,
+  result: R,
+): Promise<R> {
+  if (consistency?.waitFor.length) {
+    try {
+      await waitForPosition(ctx, consistency.waitFor, result.position, timeoutOf(consistency.timeoutMs));
+    } catch (error) {
+      // The command committed; say so, with its position, so the client can wait itself.
+      if (error instanceof Error && 'extensions' in error) {
+        Object.assign((error as { extensions: Record<string, unknown> }).extensions, { committed: true, position: result.position });
+      }
+      throw error;
+    }
+  }
+  return result;
+}
+
+/** Adds `extensions.readModels`: position and lag of each read model the request read. */
+export function useReadModelFreshness(): Plugin<GraphQLContext> {
+  return {
+    onExecute({ args }) {
+      const ctx = args.contextValue as GraphQLContext;
+      return {
+        async onExecuteDone({ result, setResult }) {
+          if (!ctx.readModels?.size || !ctx.app.watcher || Symbol.asyncIterator in (result as object)) return;
+          const single = result as { extensions?: Record<string, unknown> };
+          const readModels = await ctx.app.watcher.freshnessOf([...ctx.readModels]).catch(() => undefined);
+          if (readModels) setResult({ ...single, extensions: { ...single.extensions, readModels } } as typeof result);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,350 @@
+// Queries: read models only, never the write tables.
+import type { ObjectRef } from '@pothos/core';
+import { createGraphQLError } from 'graphql-yoga';
+import { emailFor } from '../../auth/masking.ts';
+import type { Subject } from '../../auth/subject.ts';
+import { type Bucket, getCustomerAnalytics, getOrderAnalytics } from '../../read/analytics.ts';
+import { badInput, pageSize } from '../../read/cursor.ts';
+import { getCustomerById } from '../../read/customers.ts';
+import { getCustomerOrderHistory, type HistoryEntry } from '../../read/history.ts';
+import { listOrders, type OrderView, type OrderViewItem } from '../../read/orderList.ts';
+import { autocomplete, type SearchHit, type SearchResult, searchOrders, type Suggestion } from '../../read/search.ts';
+import { isUuid } from '../../write/errors.ts';
+import { builder } from '../builder.ts';
+import { ConsistencyInput, readFrom } from '../consistency.ts';
+import type { GraphQLContext } from '../context.ts';
+import { OrderStatusEnum } from './orderStatus.ts';
+
+function forbidden(message: string) {
+  return createGraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+}
+
+/** Customers read only their own orders; support and admin read all. */
+export function scopeToSubject(subject: Subject | null, customerId: string | null | undefined): string | null {
+  if (!subject) throw forbidden('a bearer token is required');
+  if (subject.role !== 'customer') return customerId ?? null;
+  if (customerId && customerId !== subject.customerId) throw forbidden("a customer reads only its own orders");
+  return subject.customerId!;
+}
+
+function canSee(ctx: GraphQLContext, customerId: string): boolean {
+  return ctx.subject?.role !== 'customer' || ctx.subject.customerId === customerId;
+}
+
+export const OrderViewItemRef = builder.objectRef<OrderViewItem>('OrderViewItem').implement({
+  description: 'A line of an order, as the order list view holds it.',
+  fields: (t) => ({
+    lineNo: t.exposeInt('lineNo'),
+    productId: t.exposeID('productId'),
+    sku: t.exposeString('sku'),
+    productName: t.exposeString('productName'),
+    quantity: t.exposeInt('quantity'),
+    unitPriceCents: t.exposeInt('unitPriceCents'),
+  }),
+});
+
+export const OrderViewRef = builder.objectRef<OrderView>('OrderView').implement({
+  description: 'An order as the order_list_view read model holds it: customer name denormalized, totals pre-computed.',
+  fields: (t) => ({
+    id: t.exposeID('orderId'),
+    customerId: t.exposeID('customerId'),
+    customerName: t.exposeString('customerName', { nullable: true, description: 'Null once the customer is erased.' }),
+    customerEmail: t.string({
+      nullable: true,
+      description: 'Admins and the customer itself see it whole; support sees it masked.',
+      resolve: (o, _args, ctx) => emailFor(ctx.subject, o.customerId, o.customerEmail),
+    }),
+    status: t.field({ type: OrderStatusEnum, resolve: (o) => o.status as never }),
+    totalCents: t.exposeFloat('totalCents', { description: 'Integer cents (Float only because totals may pass 2^31).' }),
+    itemCount: t.exposeInt('itemCount', { description: 'Units over all lines.' }),
+    lineCount: t.exposeInt('lineCount'),
+    version: t.exposeInt('version'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    items: t.field({
+      type: [OrderViewItemRef],
+      description: 'Batched per request (DataLoader): one query for all orders of a page.',
+      resolve: (o, _args, ctx) => ctx.loaders.itemsByOrderId.load(o.orderId),
+    }),
+  }),
+});
+
+const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string | null }>('PageInfo').implement({
+  fields: (t) => ({
+    hasNextPage: t.exposeBoolean('hasNextPage'),
+    endCursor: t.exposeString('endCursor', { nullable: true }),
+  }),
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: Pothos refs are typed per builder; the node type is T either way.
+function connection<T>(name: string, node: ObjectRef<any, T>) {
+  const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
+    fields: (t) => ({ cursor: t.exposeString('cursor'), node: t.field({ type: node, resolve: (e) => e.node as never }) }),
+  });
+  return builder.objectRef<{ nodes: T[]; cursors: string[]; hasNextPage: boolean }>(`${name}Connection`).implement({
+    fields: (t) => ({
+      edges: t.field({ type: [Edge], resolve: (c) => c.nodes.map((n, i) => ({ cursor: c.cursors[i]!, node: n })) }),
+      nodes: t.field({ type: [node], resolve: (c) => c.nodes as never }),
+      pageInfo: t.field({
+        type: PageInfoRef,
+        resolve: (c) => ({ hasNextPage: c.hasNextPage, endCursor: c.cursors.at(-1) ?? null }),
+      }),
+    }),
+  });
+}
+
+const OrderConnection = connection('Order', OrderViewRef);
+
+const OrderFilterInput = builder.inputType('OrderFilter', {
+  fields: (t) => ({
+    customerId: t.id(),
+    status: t.field({ type: OrderStatusEnum }),
+    createdFrom: t.field({ type: 'DateTime', description: 'Inclusive.' }),
+    createdTo: t.field({ type: 'DateTime', description: 'Exclusive.' }),
+    minTotal: t.int({ description: 'Cents, inclusive.' }),
+    maxTotal: t.int({ description: 'Cents, inclusive.' }),
+  }),
+});
+
+const HistorySummaryRef = builder.objectRef<HistoryEntry['summary']>('OrderHistorySummary').implement({
+  fields: (t) => ({
+    status: t.field({ type: OrderStatusEnum, resolve: (s) => s.status as never }),
+    totalCents: t.exposeFloat('totalCents'),
+    itemCount: t.exposeInt('itemCount'),
+    lineCount: t.exposeInt('lineCount'),
+    customerName: t.exposeString('customerName', { nullable: true }),
+    updatedAt: t.exposeString('updatedAt'),
+  }),
+});
+
+const HistoryItemRef = builder.objectRef<HistoryEntry['itemsPreview'][number]>('OrderHistoryItem').implement({
+  fields: (t) => ({
+    lineNo: t.exposeInt('lineNo'),
+    productId: t.exposeID('productId'),
+    sku: t.exposeString('sku'),
+    productName: t.exposeString('productName'),
+    quantity: t.exposeInt('quantity'),
+    unitPriceCents: t.exposeInt('unitPriceCents'),
+  }),
+});
+
+const HistoryEntryRef = builder.objectRef<HistoryEntry>('OrderHistoryEntry').implement({
+  description: 'One order in a customer history, newest first.',
+  fields: (t) => ({
+    orderId: t.exposeID('orderId'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    version: t.exposeInt('version'),
+    summary: t.field({ type: HistorySummaryRef, resolve: (e) => e.summary }),
+    itemsPreview: t.field({ type: [HistoryItemRef], description: 'The first three lines.', resolve: (e) => e.itemsPreview }),
+  }),
+});
+
+const HistoryConnection = connection('OrderHistory', HistoryEntryRef);
+
+const SearchHitRef = builder.objectRef<SearchHit>('SearchHit').implement({
+  fields: (t) => ({
+    orderId: t.exposeID('orderId'),
+    customerId: t.exposeID('customerId'),
+    customerName: t.exposeString('customerName', { nullable: true }),
+    status: t.field({ type: OrderStatusEnum, resolve: (h) => h.status as never }),
+    totalCents: t.exposeFloat('totalCents'),
+    itemCount: t.exposeInt('itemCount'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    skus: t.exposeStringList('skus'),
+    productNames: t.exposeStringList('productNames'),
+    rank: t.exposeFloat('rank'),
+  }),
+});
+
+const StatusFacetRef = builder.objectRef<{ value: string; count: number }>('StatusFacet').implement({
+  fields: (t) => ({
+    status: t.field({ type: OrderStatusEnum, resolve: (f) => f.value as never }),
+    count: t.exposeInt('count'),
+  }),
+});
+
+const AmountFacetRef = builder
+  .objectRef<{ key: string; fromCents: number; toCents: number | null; count: number }>('AmountFacet')
+  .implement({
+    fields: (t) => ({
+      key: t.exposeString('key'),
+      fromCents: t.exposeInt('fromCents'),
+      toCents: t.exposeInt('toCents', { nullable: true }),
+      count: t.exposeInt('count'),
+    }),
+  });
+
+const DateRangeRef = builder.objectRef<{ from: Date | null; to: Date | null }>('DateRange').implement({
+  fields: (t) => ({
+    from: t.expose('from', { type: 'DateTime', nullable: true }),
+    to: t.expose('to', { type: 'DateTime', nullable: true }),
+  }),
+});
+
+const FacetsRef = builder.objectRef<SearchResult['facets']>('SearchFacets').implement({
+  description: 'Counts over all matches; each facet ignores its own filter.',
+  fields: (t) => ({
+    status: t.field({ type: [StatusFacetRef], resolve: (f) => f.status }),
+    amount: t.field({ type: [AmountFacetRef], resolve: (f) => f.amount }),
+    createdAt: t.field({ type: DateRangeRef, resolve: (f) => f.createdAt }),
+  }),
+});
+
+const SearchResultRef = builder.objectRef<SearchResult>('SearchResult').implement({
+  fields: (t) => ({
+    hits: t.field({ type: [SearchHitRef], resolve: (r) => r.hits }),
+    total: t.exposeInt('total'),
+    facets: t.field({ type: FacetsRef, resolve: (r) => r.facets }),
+    pageInfo: t.field({ type: PageInfoRef, resolve: (r) => ({ hasNextPage: r.hasNextPage, endCursor: r.cursors.at(-1) ?? null }) }),
+  }),
+});
+
+const SuggestionKindEnum = builder.enumType('SuggestionKind', { values: ['customer', 'product', 'sku'] as const });
+
+const SuggestionRef = builder.objectRef<Suggestion>('Suggestion').implement({
+  fields: (t) => ({
+    term: t.exposeString('term'),
+    kind: t.field({ type: SuggestionKindEnum, resolve: (s) => s.kind as never }),
+    orders: t.exposeInt('orders', { description: 'How many orders carry the term.' }),
+  }),
+});
+
+const BucketEnum = builder.enumType('AnalyticsBucket', { values: ['DAY', 'WEEK', 'MONTH'] as const });
+
+const AnalyticsRowRef = builder
+  .objectRef<{ bucketStart: string; status: string; orderCount: number; revenueCents: number; itemsSold: number }>(
+    'OrderAnalyticsRow',
+  )
+  .implement({
+    fields: (t) => ({
+      bucketStart: t.exposeString('bucketStart', { description: 'First day of the bucket (UTC), YYYY-MM-DD.' }),
+      status: t.field({ type: OrderStatusEnum, resolve: (r) => r.status as never }),
+      orderCount: t.exposeInt('orderCount'),
+      revenueCents: t.exposeFloat('revenueCents'),
+      itemsSold: t.exposeFloat('itemsSold'),
+    }),
+  });
+
+const CustomerViewRef = builder
+  .objectRef<{ customerId: string; name: string | null; email: string | null; erased: boolean }>('CustomerView')
+  .implement({
+    fields: (t) => ({
+      id: t.exposeID('customerId'),
+      name: t.exposeString('name', { nullable: true }),
+      email: t.string({ nullable: true, resolve: (c, _a, ctx) => emailFor(ctx.subject, c.customerId, c.email) }),
+      erased: t.exposeBoolean('erased'),
+    }),
+  });
+
+builder.queryFields((t) => ({
+  order: t.field({
+    description: 'One order from order_list_view; null when there is none.',
+    type: OrderViewRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }), consistency: t.arg({ type: ConsistencyInput }) },
+    resolve: async (_root, args, ctx) => {
+      await readFrom(ctx, ['order_list_view'], args.consistency);
+      const id = String(args.id);
+      if (!isUuid(id)) return null;
+      const order = await ctx.loaders.orderById.load(id);
+      if (order && !canSee(ctx, order.customerId)) throw forbidden('a customer reads only its own orders');
+      return order;
+    },
+  }),
+  orders: t.field({
+    description: 'Orders, newest first, as a cursor connection (keyset pagination: stable while orders are added).',
+    type: OrderConnection,
+    args: {
+      filter: t.arg({ type: OrderFilterInput }),
+      first: t.arg.int({ description: '1 to 200, default 20.' }),
+      after: t.arg.string(),
+      consistency: t.arg({ type: ConsistencyInput }),
+    },
+    resolve: async (_root, args, ctx) => {
+      await readFrom(ctx, ['order_list_view'], args.consistency);
+      const filter = args.filter ?? {};
+      const customerId = scopeToSubject(ctx.subject, filter.customerId ? String(filter.customerId) : null);
+      if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filter');
+      return listOrders(ctx.app.pool, { ...filter, customerId }, pageSize(args.first), args.after);
+    },
+  }),
+  customerOrderHistory: t.field({
+    description: "A customer's orders, newest first, with a summary and the first three lines each.",
+    type: HistoryConnection,
+    args: {
+      customerId: t.arg.id({ required: true }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+      consistency: t.arg({ type: ConsistencyInput }),
+    },
+    resolve: async (_root, args, ctx) => {
+      await readFrom(ctx, ['customer_order_history'], args.consistency);
+      const customerId = scopeToSubject(ctx.subject, String(args.customerId))!;
+      if (!isUuid(customerId)) throw badInput('customerId is not an id', 'customerId');
+      return getCustomerOrderHistory(ctx.app.pool, customerId, pageSize(args.first), args.after);
+    },
+  }),
+  searchOrders: t.field({
+    description:
+      'Full-text search over customer names, product names and SKUs (every word a prefix), with facets. Customers search their own orders.',
+    type: SearchResultRef,
+    args: {
+      text: t.arg.string({ required: true }),
+      filters: t.arg({ type: OrderFilterInput }),
+      first: t.arg.int(),
+      after: t.arg.string(),
+      consistency: t.arg({ type: ConsistencyInput }),
+    },
+    resolve: async (_root, args, ctx) => {
+      await readFrom(ctx, ['order_search'], args.consistency);
+      if (args.text.length > 200) throw badInput('text is at most 200 characters', 'text');
+      const filters = args.filters ?? {};
+      const customerId = scopeToSubject(ctx.subject, filters.customerId ? String(filters.customerId) : null);
+      if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filters');
+      return searchOrders(ctx.app.pool, args.text, { ...filters, customerId }, pageSize(args.first), args.after);
+    },
+  }),
+  autocomplete: t.field({
+    description: 'Customer names, product names and SKUs starting with `prefix` (most orders first), then close matches.',
+    type: [SuggestionRef],
+    args: { prefix: t.arg.string({ required: true }), limit: t.arg.int(), consistency: t.arg({ type: ConsistencyInput }) },
+    resolve: async (_root, args, ctx) => {
+      await readFrom(ctx, ['order_search'], args.consistency);
+      if (args.prefix.length < 1 || args.prefix.length > 100) throw badInput('prefix is 1 to 100 characters', 'prefix');
+      const limit = args.limit ?? 10;
+      if (limit < 1 || limit > 50) throw badInput('limit is 1 to 50', 'limit');
+      return autocomplete(ctx.app.pool, args.prefix, limit, scopeToSubject(ctx.subject, null));
+    },
+  }),
+  orderAnalytics: t.field({
+    description: 'Order count, revenue and items sold per bucket and status. Customers get their own figures.',
+    type: [AnalyticsRowRef],
+    args: {
+      from: t.arg({ type: 'DateTime', required: true }),
+      to: t.arg({ type: 'DateTime', required: true, description: 'Exclusive.' }),
+      bucket: t.arg({ type: BucketEnum, defaultValue: 'DAY' }),
+      consistency: t.arg({ type: ConsistencyInput }),
+    },
+    resolve: async (_root, args, ctx) => {
+      const customerId = scopeToSubject(ctx.subject, null);
+      await readFrom(ctx, [customerId ? 'order_list_view' : 'order_analytics'], args.consistency);
+      if (args.to <= args.from) throw badInput('to must be after from', 'to');
+      if (args.to.getTime() - args.from.getTime() > 3 * 366 * 86_400_000) throw badInput('at most three years', 'to');
+      const bucket = (args.bucket ?? 'DAY') as Bucket;
+      return customerId
+        ? getCustomerAnalytics(ctx.app.pool, customerId, args.from, args.to, bucket)
+        : getOrderAnalytics(ctx.app.pool, args.from, args.to, bucket);
+    },
+  }),
+  customer: t.field({
+    description: 'A customer as the read side knows it; null when unknown.',
+    type: CustomerViewRef,
+    nullable: true,
+    args: { id: t.arg.id({ required: true }), consistency: t.arg({ type: ConsistencyInput }) },
+    resolve: async (_root, args, ctx) => {
+      await readFrom(ctx, ['order_list_view'], args.consistency);
+      const id = scopeToSubject(ctx.subject, String(args.id))!;
+      return isUuid(id) ? getCustomerById(ctx.app.pool, id) : null;
+    },
+  }),
+}));

@@ -1,0 +1,50 @@
+// Queries over customer_order_history.
+import type pg from 'pg';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import type { Page } from './orderList.ts';
+
+export interface HistoryEntry {
+  customerId: string;
+  orderId: string;
+  createdAt: Date;
+  version: number;
+  summary: {
+    status: string;
+    totalCents: number;
+    itemCount: number;
+    lineCount: number;
+    customerName: string | null;
+    updatedAt: string;
+  };
+  itemsPreview: { lineNo: number; productId: string; sku: string; productName: string; quantity: number; unitPriceCents: number }[];
+}
+
+export async function getCustomerOrderHistory(
+  pool: pg.Pool,
+  customerId: string,
+  first: number,
+  after?: string | null,
+): Promise<Page<HistoryEntry>> {
+  const params: unknown[] = [customerId, first + 1];
+  let keyset = '';
+  if (after) {
+    const [createdAt, orderId] = decodeCursor(after, ['string', 'string']) as [string, string];
+    params.push(createdAt, orderId);
+    keyset = 'AND (created_at, order_id::text) < ($3::timestamptz, $4::text)';
+  }
+  const { rows } = await pool.query<HistoryEntry>(
+    `SELECT customer_id::text AS "customerId", order_id::text AS "orderId", created_at AS "createdAt", version,
+            summary, items_preview AS "itemsPreview"
+       FROM customer_order_history
+      WHERE customer_id = $1::uuid ${keyset}
+      ORDER BY created_at DESC, order_id::text DESC
+      LIMIT $2`,
+    params,
+  );
+  const nodes = rows.slice(0, first);
+  return {
+    nodes,
+    cursors: nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.orderId])),
+    hasNextPage: rows.length > first,
+  };
+}

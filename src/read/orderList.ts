@@ -1,0 +1,129 @@
+// Queries over order_list_view (and its items). Never the write tables.
+import type pg from 'pg';
+import { isUuid } from '../write/errors.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+
+export interface OrderView {
+  orderId: string;
+  customerId: string;
+  customerName: string | null;
+  customerEmail: string | null;
+  status: string;
+  previousStatus?: string | null;
+  totalCents: number;
+  itemCount: number;
+  lineCount: number;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+  positionTxId: string;
+  positionSeq: string;
+}
+
+export interface OrderViewItem {
+  orderId: string;
+  lineNo: number;
+  productId: string;
+  sku: string;
+  productName: string;
+  quantity: number;
+  unitPriceCents: number;
+}
+
+export const ORDER_VIEW_COLUMNS = `order_id::text AS "orderId", customer_id::text AS "customerId",
+  customer_name AS "customerName", customer_email AS "customerEmail", status, total_cents::float8 AS "totalCents",
+  item_count AS "itemCount", line_count AS "lineCount", version, created_at AS "createdAt", updated_at AS "updatedAt",
+  position_tx_id::text AS "positionTxId", position_seq::text AS "positionSeq"`;
+
+/** A row as the projection publishes it (snake_case, from RETURNING) to an OrderView. */
+export function orderViewFromRow(row: Record<string, unknown>): OrderView {
+  return {
+    orderId: String(row.order_id),
+    customerId: String(row.customer_id),
+    customerName: (row.customer_name as string | null) ?? null,
+    customerEmail: (row.customer_email as string | null) ?? null,
+    status: String(row.status),
+    previousStatus: (row.previous_status as string | null | undefined) ?? null,
+    totalCents: Number(row.total_cents),
+    itemCount: Number(row.item_count),
+    lineCount: Number(row.line_count),
+    version: Number(row.version),
+    createdAt: new Date(row.created_at as string),
+    updatedAt: new Date(row.updated_at as string),
+    positionTxId: String(row.position_tx_id),
+    positionSeq: String(row.position_seq),
+  };
+}
+
+export async function getOrdersByIds(pool: pg.Pool, ids: readonly string[]): Promise<(OrderView | null)[]> {
+  const valid = ids.filter(isUuid);
+  const { rows } = valid.length
+    ? await pool.query<OrderView>(`SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view WHERE order_id = ANY($1::uuid[])`, [
+        valid,
+      ])
+    : { rows: [] as OrderView[] };
+  const byId = new Map(rows.map((r) => [r.orderId, r]));
+  return ids.map((id) => byId.get(id) ?? null);
+}
+
+export async function getItemsByOrderIds(pool: pg.Pool, ids: readonly string[]): Promise<OrderViewItem[][]> {
+  const { rows } = await pool.query<OrderViewItem>(
+    `SELECT order_id::text AS "orderId", line_no AS "lineNo", product_id::text AS "productId", sku,
+            product_name AS "productName", quantity, unit_price_cents AS "unitPriceCents"
+       FROM order_list_view_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no`,
+    [ids.filter(isUuid)],
+  );
+  const byOrder = new Map<string, OrderViewItem[]>();
+  for (const row of rows) byOrder.set(row.orderId, [...(byOrder.get(row.orderId) ?? []), row]);
+  return ids.map((id) => byOrder.get(id) ?? []);
+}
+
+export interface OrderFilter {
+  customerId?: string | null;
+  status?: string | null;
+  createdFrom?: Date | null;
+  createdTo?: Date | null;
+  minTotal?: number | null;
+  maxTotal?: number | null;
+}
+
+export interface Page<T> {
+  nodes: T[];
+  cursors: string[];
+  hasNextPage: boolean;
+}
+
+/** Newest first; keyset pagination on (created_at, order_id), stable under inserts. */
+export async function listOrders(pool: pg.Pool, filter: OrderFilter, first: number, after?: string | null): Promise<Page<OrderView>> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
+  if (filter.customerId) add('customer_id = ?::uuid', filter.customerId);
+  if (filter.status) add('status = ?', filter.status);
+  if (filter.createdFrom) add('created_at >= ?', filter.createdFrom);
+  if (filter.createdTo) add('created_at < ?', filter.createdTo);
+  if (filter.minTotal !== null && filter.minTotal !== undefined) add('total_cents >= ?', filter.minTotal);
+  if (filter.maxTotal !== null && filter.maxTotal !== undefined) add('total_cents <= ?', filter.maxTotal);
+  if (after) {
+    const [createdAt, orderId] = decodeCursor(after, ['string', 'string']) as [string, string];
+    params.push(createdAt, isUuid(orderId) ? orderId : '00000000-0000-0000-0000-000000000000');
+    where.push(`(created_at, order_id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
+  }
+  params.push(first + 1);
+  const { rows } = await pool.query<OrderView>(
+    `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY created_at DESC, order_id DESC
+      LIMIT $${params.length}`,
+    params,
+  );
+  const nodes = rows.slice(0, first);
+  return {
+    nodes,
+    cursors: nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.orderId])),
+    hasNextPage: rows.length > first,
+  };
+}
