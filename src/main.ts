@@ -1,16 +1,19 @@
 // Composition root: config → database → services → HTTP server (and, by ROLE, the
 // projection engine).
 import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { TokenService } from './auth/jwt.ts';
 import { createMemoryBus } from './bus/memory.ts';
-import { PositionWatcher } from './read/consistency.ts';
+import { createRedisBus } from './bus/redis.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
+import { PositionWatcher } from './read/consistency.ts';
 import { commandContextFor, createApp, createEngine } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
 import { createHttpServer } from './server/http.ts';
+import { attachWebSocket } from './server/ws.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -18,7 +21,10 @@ async function main(): Promise<void> {
   const devMode = config.nodeEnv !== 'production';
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
   const db = await openDatabase(config, log);
-  const bus = createMemoryBus();
+  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log) : createMemoryBus();
+  if (!config.redisUrl && config.role === 'api') {
+    log.warn('ROLE=api without REDIS_URL: no projector shares this process bus, so subscriptions stay silent');
+  }
   const app = createApp({ config, pool: db.pool, log, tokens: new TokenService(jwtSecret), bus });
   const { prisma } = app;
 
@@ -53,9 +59,11 @@ async function main(): Promise<void> {
       }
     },
   });
+  const ws = yoga ? attachWebSocket(app, server, yoga) : undefined;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
 
-  const url = `http://localhost:${config.port}/graphql`;
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://localhost:${port}/graphql`;
   if (!config.jwtSecret) {
     const firstCustomer = await prisma.customer.findFirst({ where: { erasedAt: null }, orderBy: { createdAt: 'asc' } });
     const lines = [
@@ -63,7 +71,7 @@ async function main(): Promise<void> {
       `Parallax (${config.role}) on ${db.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}`,
       withGraphQL
         ? `GraphiQL: ${url}  (opens with the admin token in its headers)`
-        : `health: http://localhost:${config.port}/health`,
+        : `health: http://localhost:${port}/health`,
       'JWT_SECRET is random for this start; sample tokens (Authorization: Bearer <token>):',
       `  admin:    ${adminToken}`,
       `  support:  ${await app.tokens.sign({ sub: 'support', role: 'support' })}`,
@@ -78,7 +86,7 @@ async function main(): Promise<void> {
     }
     console.log(`${lines.join('\n')}\n`);
   } else {
-    log.info({ url }, 'listening');
+    log.info({ url, port }, 'listening');
   }
 
   let stopping = false;
@@ -86,6 +94,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    await ws?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     // The engine finishes its batches in flight: nothing half-applied, nothing lost.

@@ -52,6 +52,10 @@ export function createEngine(
 }
 
 /** How every entry point (GraphQL, seed, tests) runs commands on this app. */
-export function commandContextFor(app: App, subject: Subject, traceContext: Record<string, string> | null = null): CommandContext {
+export function commandContextFor(
+  app: App,
+  subject: Subject,
+  traceContext: Record<string, string> | null = null,
+): CommandContext {
   return { prisma: app.prisma, subject, traceContext, hooks: app.hooks, notify: app.config.outboxNotify };
 }

@@ -1,9 +1,9 @@
 // Read-your-writes on the GraphQL surface: `consistency` arguments on queries and
 // mutations, and the freshness of every read model read, in `extensions`.
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import { InvalidPositionToken } from '../outbox/position.ts';
 import type { ProjectionName } from '../projections/projection.ts';
 import { ConsistencyTimeout, MAX_CONSISTENCY_TIMEOUT_MS } from '../read/consistency.ts';
-import { InvalidPositionToken } from '../outbox/position.ts';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { ProjectionNameEnum } from './types/projection.ts';
@@ -14,7 +14,9 @@ export const ConsistencyInput = builder.inputType('ConsistencyInput', {
   description: 'Answer only once the read models this field reads have passed `atLeast` (a mutation position).',
   fields: (t) => ({
     atLeast: t.string({ required: true, description: 'A position token from a mutation result.' }),
-    timeoutMs: t.int({ description: `Give up with CONSISTENCY_TIMEOUT after this long (default ${DEFAULT_CONSISTENCY_TIMEOUT_MS}, at most ${MAX_CONSISTENCY_TIMEOUT_MS}).` }),
+    timeoutMs: t.int({
+      description: `Give up with CONSISTENCY_TIMEOUT after this long (default ${DEFAULT_CONSISTENCY_TIMEOUT_MS}, at most ${MAX_CONSISTENCY_TIMEOUT_MS}).`,
+    }),
   }),
 });
 
@@ -76,7 +78,10 @@ export async function afterCommand<R extends { position: string }>(
     } catch (error) {
       // The command committed; say so, with its position, so the client can wait itself.
       if (error instanceof Error && 'extensions' in error) {
-        Object.assign((error as { extensions: Record<string, unknown> }).extensions, { committed: true, position: result.position });
+        Object.assign((error as { extensions: Record<string, unknown> }).extensions, {
+          committed: true,
+          position: result.position,
+        });
       }
       throw error;
     }

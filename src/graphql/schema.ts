@@ -8,6 +8,7 @@ import './types/product.ts';
 import './types/order.ts';
 import './types/projection.ts';
 import './types/reads.ts';
+import './types/subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });
 

@@ -1,16 +1,23 @@
 // order_list_view: one row per order with the customer's name denormalized, totals
 // pre-computed, and its lines in order_list_view_items.
 import type { StoredEvent } from '../outbox/append.ts';
+import { comparePositions, type Position } from '../outbox/position.ts';
 import type { OrderEvent, OrderLine } from '../write/order/events.ts';
 import { applyCustomerEvent, customerFacts, isCustomerEvent } from './customers.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
 import type { Sql } from './sql.ts';
 
-const NAME = 'order_list_view';
+const NAME = 'order_list_view' as const;
 
-const COLUMNS = `order_id::text AS order_id, customer_id::text AS customer_id, customer_name, customer_email, status,
-  total_cents::float8 AS total_cents, item_count, line_count, version, created_at, updated_at,
-  position_tx_id::text AS position_tx_id, position_seq::text AS position_seq`;
+const columns = (t: string) => `${t}.order_id::text AS order_id, ${t}.customer_id::text AS customer_id,
+  ${t}.customer_name, ${t}.customer_email, ${t}.status, ${t}.total_cents::float8 AS total_cents, ${t}.item_count,
+  ${t}.line_count, ${t}.version, ${t}.created_at, ${t}.updated_at, ${t}.position_tx_id::text AS position_tx_id,
+  ${t}.position_seq::text AS position_seq`;
+const COLUMNS = columns('order_list_view');
+
+export function rowPosition(row: Record<string, unknown>): Position {
+  return { txId: BigInt(String(row.position_tx_id)), seq: BigInt(String(row.position_seq)) };
+}
 
 async function insertItems(sql: Sql, orderId: string, lines: OrderLine[]): Promise<void> {
   await sql.execute(
@@ -78,11 +85,13 @@ async function applyOrderEvent(sql: Sql, e: StoredEvent<OrderEvent>): Promise<Re
     case 'OrderStatusChanged':
     case 'OrderCancelled': {
       const to = event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to;
+      // previous_status lets a subscription filtered by status tell a client to drop the row.
       return sql.query(
-        `UPDATE order_list_view
+        `UPDATE order_list_view AS v
             SET status = $2, version = $3::int, updated_at = $4::timestamptz, position_tx_id = $5::xid8, position_seq = $6::bigint
-          WHERE order_id = $1::uuid AND version < $3::int
-         RETURNING ${COLUMNS}`,
+           FROM (SELECT order_id, status FROM order_list_view WHERE order_id = $1::uuid FOR UPDATE) AS old
+          WHERE v.order_id = old.order_id AND v.version < $3::int
+         RETURNING ${columns('v')}, old.status AS previous_status`,
         [event.data.orderId, to, e.aggregateVersion, at, ...pos],
       );
     }
@@ -124,7 +133,8 @@ export const orderListViewProjection: Projection = {
         record(await applyOrderEvent(sql, e as StoredEvent<OrderEvent>));
       }
     }
-    return [...changed.values()];
+    // Published in position order, so a subscriber's last position marks all it has seen.
+    return [...changed.values()].sort((a, b) => comparePositions(rowPosition(a.row), rowPosition(b.row)));
   },
   async changesFor(sql, events) {
     const orderIds = events.filter((e) => e.aggregateType === 'Order').map((e) => e.aggregateId);
@@ -133,6 +143,8 @@ export const orderListViewProjection: Projection = {
       `SELECT ${COLUMNS} FROM order_list_view WHERE order_id = ANY($1::uuid[]) OR customer_id = ANY($2::uuid[])`,
       [orderIds, customerIds],
     );
-    return rows.map((row) => ({ projection: NAME, key: String(row.order_id), row }));
+    return rows
+      .map((row): ReadModelChange => ({ projection: NAME, key: String(row.order_id), row }))
+      .sort((a, b) => comparePositions(rowPosition(a.row), rowPosition(b.row)));
   },
 };

@@ -16,7 +16,14 @@ export interface HistoryEntry {
     customerName: string | null;
     updatedAt: string;
   };
-  itemsPreview: { lineNo: number; productId: string; sku: string; productName: string; quantity: number; unitPriceCents: number }[];
+  itemsPreview: {
+    lineNo: number;
+    productId: string;
+    sku: string;
+    productName: string;
+    quantity: number;
+    unitPriceCents: number;
+  }[];
 }
 
 export async function getCustomerOrderHistory(

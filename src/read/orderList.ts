@@ -58,9 +58,10 @@ export function orderViewFromRow(row: Record<string, unknown>): OrderView {
 export async function getOrdersByIds(pool: pg.Pool, ids: readonly string[]): Promise<(OrderView | null)[]> {
   const valid = ids.filter(isUuid);
   const { rows } = valid.length
-    ? await pool.query<OrderView>(`SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view WHERE order_id = ANY($1::uuid[])`, [
-        valid,
-      ])
+    ? await pool.query<OrderView>(
+        `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view WHERE order_id = ANY($1::uuid[])`,
+        [valid],
+      )
     : { rows: [] as OrderView[] };
   const byId = new Map(rows.map((r) => [r.orderId, r]));
   return ids.map((id) => byId.get(id) ?? null);
@@ -94,7 +95,12 @@ export interface Page<T> {
 }
 
 /** Newest first; keyset pagination on (created_at, order_id), stable under inserts. */
-export async function listOrders(pool: pg.Pool, filter: OrderFilter, first: number, after?: string | null): Promise<Page<OrderView>> {
+export async function listOrders(
+  pool: pg.Pool,
+  filter: OrderFilter,
+  first: number,
+  after?: string | null,
+): Promise<Page<OrderView>> {
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (sql: string, value: unknown) => {

@@ -133,7 +133,12 @@ export async function searchOrders(
     total: f.total,
     facets: {
       status: f.status,
-      amount: AMOUNT_BUCKETS.map((b) => ({ key: b.key, fromCents: b.from, toCents: b.to, count: f.amount[b.key] ?? 0 })),
+      amount: AMOUNT_BUCKETS.map((b) => ({
+        key: b.key,
+        fromCents: b.from,
+        toCents: b.to,
+        count: f.amount[b.key] ?? 0,
+      })),
       createdAt: { from: f.createdFrom, to: f.createdTo },
     },
   };
@@ -150,7 +155,12 @@ function escapeLike(s: string): string {
 }
 
 /** Prefix matches first (most orders first), then close trigram matches to fill up. */
-export async function autocomplete(pool: pg.Pool, prefix: string, limit: number, customerId?: string | null): Promise<Suggestion[]> {
+export async function autocomplete(
+  pool: pg.Pool,
+  prefix: string,
+  limit: number,
+  customerId?: string | null,
+): Promise<Suggestion[]> {
   const scoped = customerId ? 'AND order_id IN (SELECT order_id FROM order_search WHERE customer_id = $3::uuid)' : '';
   const params: unknown[] = [`${escapeLike(prefix.toLowerCase())}%`, limit];
   if (customerId) params.push(customerId);

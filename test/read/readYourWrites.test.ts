@@ -69,7 +69,10 @@ describe('read-your-writes', () => {
   it('answers CONSISTENCY_TIMEOUT after about timeoutMs for a token from the future', async () => {
     const future = encodePosition({ txId: 10n ** 12n, seq: 1n });
     const started = Date.now();
-    const res = await t.gql(OrderById, { id: catalogue.customerIds[0]!, consistency: { atLeast: future, timeoutMs: 300 } });
+    const res = await t.gql(OrderById, {
+      id: catalogue.customerIds[0]!,
+      consistency: { atLeast: future, timeoutMs: 300 },
+    });
     const elapsed = Date.now() - started;
     expect(res.errors?.[0]?.extensions?.code).toBe('CONSISTENCY_TIMEOUT');
     expect(res.data?.order ?? null).toBeNull();

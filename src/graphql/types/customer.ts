@@ -76,7 +76,11 @@ builder.mutationFields((t) => ({
       consistency: t.arg({ type: MutationConsistencyInput }),
     },
     resolve: async (_root, { input, consistency }, ctx) =>
-      afterCommand(ctx, consistency, await renameCustomer(commandContext(ctx), { customerId: String(input.customerId), name: input.name })),
+      afterCommand(
+        ctx,
+        consistency,
+        await renameCustomer(commandContext(ctx), { customerId: String(input.customerId), name: input.name }),
+      ),
   }),
   eraseCustomer: t.field({
     description: 'Admin only (GDPR). Removes name and email; orders stay with an anonymized customer.',
@@ -87,6 +91,10 @@ builder.mutationFields((t) => ({
       consistency: t.arg({ type: MutationConsistencyInput }),
     },
     resolve: async (_root, { input, consistency }, ctx) =>
-      afterCommand(ctx, consistency, await eraseCustomer(commandContext(ctx), { customerId: String(input.customerId) })),
+      afterCommand(
+        ctx,
+        consistency,
+        await eraseCustomer(commandContext(ctx), { customerId: String(input.customerId) }),
+      ),
   }),
 }));

@@ -117,12 +117,16 @@ builder.mutationFields((t) => ({
       consistency: t.arg({ type: MutationConsistencyInput }),
     },
     resolve: async (_root, { input, consistency }, ctx) =>
-      afterCommand(ctx, consistency, await addOrderItem(commandContext(ctx), {
-        orderId: String(input.orderId),
-        productId: String(input.productId),
-        quantity: input.quantity,
-        expectedVersion: input.expectedVersion,
-      })),
+      afterCommand(
+        ctx,
+        consistency,
+        await addOrderItem(commandContext(ctx), {
+          orderId: String(input.orderId),
+          productId: String(input.productId),
+          quantity: input.quantity,
+          expectedVersion: input.expectedVersion,
+        }),
+      ),
   }),
   updateOrderStatus: t.field({
     description: 'Admin or support. Emits OrderStatusChanged (or OrderCancelled for CANCELLED).',
@@ -133,11 +137,15 @@ builder.mutationFields((t) => ({
       consistency: t.arg({ type: MutationConsistencyInput }),
     },
     resolve: async (_root, { input, consistency }, ctx) =>
-      afterCommand(ctx, consistency, await updateOrderStatus(commandContext(ctx), {
-        orderId: String(input.orderId),
-        status: input.status,
-        expectedVersion: input.expectedVersion,
-      })),
+      afterCommand(
+        ctx,
+        consistency,
+        await updateOrderStatus(commandContext(ctx), {
+          orderId: String(input.orderId),
+          status: input.status,
+          expectedVersion: input.expectedVersion,
+        }),
+      ),
   }),
   cancelOrder: t.field({
     description: 'Admin, support, or the owning customer; from PENDING or CONFIRMED. Emits OrderCancelled.',
@@ -148,6 +156,13 @@ builder.mutationFields((t) => ({
       consistency: t.arg({ type: MutationConsistencyInput }),
     },
     resolve: async (_root, { input, consistency }, ctx) =>
-      afterCommand(ctx, consistency, await cancelOrder(commandContext(ctx), { orderId: String(input.orderId), expectedVersion: input.expectedVersion })),
+      afterCommand(
+        ctx,
+        consistency,
+        await cancelOrder(commandContext(ctx), {
+          orderId: String(input.orderId),
+          expectedVersion: input.expectedVersion,
+        }),
+      ),
   }),
 }));

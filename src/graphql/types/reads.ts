@@ -8,7 +8,7 @@ import { badInput, pageSize } from '../../read/cursor.ts';
 import { getCustomerById } from '../../read/customers.ts';
 import { getCustomerOrderHistory, type HistoryEntry } from '../../read/history.ts';
 import { listOrders, type OrderView, type OrderViewItem } from '../../read/orderList.ts';
-import { autocomplete, type SearchHit, type SearchResult, searchOrders, type Suggestion } from '../../read/search.ts';
+import { autocomplete, type SearchHit, type SearchResult, type Suggestion, searchOrders } from '../../read/search.ts';
 import { isUuid } from '../../write/errors.ts';
 import { builder } from '../builder.ts';
 import { ConsistencyInput, readFrom } from '../consistency.ts';
@@ -23,7 +23,7 @@ function forbidden(message: string) {
 export function scopeToSubject(subject: Subject | null, customerId: string | null | undefined): string | null {
   if (!subject) throw forbidden('a bearer token is required');
   if (subject.role !== 'customer') return customerId ?? null;
-  if (customerId && customerId !== subject.customerId) throw forbidden("a customer reads only its own orders");
+  if (customerId && customerId !== subject.customerId) throw forbidden('a customer reads only its own orders');
   return subject.customerId!;
 }
 
@@ -55,7 +55,9 @@ export const OrderViewRef = builder.objectRef<OrderView>('OrderView').implement(
       resolve: (o, _args, ctx) => emailFor(ctx.subject, o.customerId, o.customerEmail),
     }),
     status: t.field({ type: OrderStatusEnum, resolve: (o) => o.status as never }),
-    totalCents: t.exposeFloat('totalCents', { description: 'Integer cents (Float only because totals may pass 2^31).' }),
+    totalCents: t.exposeFloat('totalCents', {
+      description: 'Integer cents (Float only because totals may pass 2^31).',
+    }),
     itemCount: t.exposeInt('itemCount', { description: 'Units over all lines.' }),
     lineCount: t.exposeInt('lineCount'),
     version: t.exposeInt('version'),
@@ -79,7 +81,10 @@ const PageInfoRef = builder.objectRef<{ hasNextPage: boolean; endCursor: string 
 // biome-ignore lint/suspicious/noExplicitAny: Pothos refs are typed per builder; the node type is T either way.
 function connection<T>(name: string, node: ObjectRef<any, T>) {
   const Edge = builder.objectRef<{ cursor: string; node: T }>(`${name}Edge`).implement({
-    fields: (t) => ({ cursor: t.exposeString('cursor'), node: t.field({ type: node, resolve: (e) => e.node as never }) }),
+    fields: (t) => ({
+      cursor: t.exposeString('cursor'),
+      node: t.field({ type: node, resolve: (e) => e.node as never }),
+    }),
   });
   return builder.objectRef<{ nodes: T[]; cursors: string[]; hasNextPage: boolean }>(`${name}Connection`).implement({
     fields: (t) => ({
@@ -135,7 +140,11 @@ const HistoryEntryRef = builder.objectRef<HistoryEntry>('OrderHistoryEntry').imp
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     version: t.exposeInt('version'),
     summary: t.field({ type: HistorySummaryRef, resolve: (e) => e.summary }),
-    itemsPreview: t.field({ type: [HistoryItemRef], description: 'The first three lines.', resolve: (e) => e.itemsPreview }),
+    itemsPreview: t.field({
+      type: [HistoryItemRef],
+      description: 'The first three lines.',
+      resolve: (e) => e.itemsPreview,
+    }),
   }),
 });
 
@@ -195,7 +204,10 @@ const SearchResultRef = builder.objectRef<SearchResult>('SearchResult').implemen
     hits: t.field({ type: [SearchHitRef], resolve: (r) => r.hits }),
     total: t.exposeInt('total'),
     facets: t.field({ type: FacetsRef, resolve: (r) => r.facets }),
-    pageInfo: t.field({ type: PageInfoRef, resolve: (r) => ({ hasNextPage: r.hasNextPage, endCursor: r.cursors.at(-1) ?? null }) }),
+    pageInfo: t.field({
+      type: PageInfoRef,
+      resolve: (r) => ({ hasNextPage: r.hasNextPage, endCursor: r.cursors.at(-1) ?? null }),
+    }),
   }),
 });
 
@@ -305,9 +317,14 @@ builder.queryFields((t) => ({
     },
   }),
   autocomplete: t.field({
-    description: 'Customer names, product names and SKUs starting with `prefix` (most orders first), then close matches.',
+    description:
+      'Customer names, product names and SKUs starting with `prefix` (most orders first), then close matches.',
     type: [SuggestionRef],
-    args: { prefix: t.arg.string({ required: true }), limit: t.arg.int(), consistency: t.arg({ type: ConsistencyInput }) },
+    args: {
+      prefix: t.arg.string({ required: true }),
+      limit: t.arg.int(),
+      consistency: t.arg({ type: ConsistencyInput }),
+    },
     resolve: async (_root, args, ctx) => {
       await readFrom(ctx, ['order_search'], args.consistency);
       if (args.prefix.length < 1 || args.prefix.length > 100) throw badInput('prefix is 1 to 100 characters', 'prefix');

@@ -1,0 +1,110 @@
+// Subscriptions: live order-list changes and projection positions, pushed only after
+// the batch that made them committed (so a query can already see what arrives).
+import { createGraphQLError } from 'graphql-yoga';
+import type { PositionMessage } from '../../bus/bus.ts';
+import { InvalidPositionToken } from '../../outbox/position.ts';
+import { type OrderListChange, orderListChanges, projectionPositions } from '../../read/live.ts';
+import { isUuid } from '../../write/errors.ts';
+import { builder } from '../builder.ts';
+import { OrderStatusEnum } from './orderStatus.ts';
+import { ProjectionNameEnum } from './projection.ts';
+import { OrderViewRef, scopeToSubject } from './reads.ts';
+
+builder.subscriptionType({
+  description: 'Live read-model changes over SSE (graphql-sse) or WebSocket (graphql-ws) at /graphql.',
+});
+
+const ChangeKindEnum = builder.enumType('ChangeKind', {
+  description: 'UPSERT: add or replace the order in the list. REMOVE: it left the filtered list.',
+  values: ['UPSERT', 'REMOVE'] as const,
+});
+
+const OrderListChangeRef = builder.objectRef<OrderListChange>('OrderListChange').implement({
+  fields: (t) => ({
+    kind: t.field({ type: ChangeKindEnum, resolve: (c) => c.kind }),
+    position: t.exposeString('position', { description: 'Resume after this change with `after: position`.' }),
+    order: t.field({ type: OrderViewRef, resolve: (c) => c.order }),
+  }),
+});
+
+const ProjectionPositionRef = builder.objectRef<PositionMessage>('ProjectionPosition').implement({
+  fields: (t) => ({
+    projection: t.exposeString('projection'),
+    position: t.exposeString('position'),
+  }),
+});
+
+function badAfter(error: unknown): never {
+  if (error instanceof InvalidPositionToken) {
+    throw createGraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', argument: 'after' } });
+  }
+  throw error;
+}
+
+builder.subscriptionFields((t) => ({
+  orderListChanged: t.field({
+    description:
+      'Changes of the order list (customers: their own orders only). With `after`, first replays every order that changed after that position (latest state each), then continues live: no gap, no duplicate.',
+    type: OrderListChangeRef,
+    args: {
+      customerId: t.arg.id(),
+      status: t.arg({ type: OrderStatusEnum }),
+      after: t.arg.string({ description: 'A position from a previous change (or a mutation).' }),
+    },
+    subscribe: (_root, args, ctx) => {
+      const customerId = scopeToSubject(ctx.subject, args.customerId ? String(args.customerId) : null);
+      if (customerId && !isUuid(customerId)) {
+        throw createGraphQLError('customerId is not an id', { extensions: { code: 'BAD_USER_INPUT' } });
+      }
+      try {
+        return orderListChanges(
+          ctx.app.pool,
+          ctx.app.bus,
+          { customerId, status: args.status ?? null },
+          args.after ?? null,
+        );
+      } catch (error) {
+        return badAfter(error);
+      }
+    },
+    resolve: (change) => change,
+  }),
+  orderChanged: t.field({
+    description: 'The order, each time its view row changes.',
+    type: OrderViewRef,
+    args: { id: t.arg.id({ required: true }), after: t.arg.string() },
+    subscribe: async (_root, args, ctx) => {
+      const id = String(args.id);
+      if (!isUuid(id)) throw createGraphQLError('id is not an id', { extensions: { code: 'BAD_USER_INPUT' } });
+      let customerId = scopeToSubject(ctx.subject, null);
+      if (customerId) {
+        const order = await ctx.loaders.orderById.load(id);
+        if (!order || order.customerId !== customerId) {
+          throw createGraphQLError('a customer follows only its own orders', { extensions: { code: 'FORBIDDEN' } });
+        }
+      } else customerId = null;
+      try {
+        return orderListChanges(
+          ctx.app.pool,
+          ctx.app.bus,
+          { customerId, status: null, orderId: id },
+          args.after ?? null,
+        );
+      } catch (error) {
+        return badAfter(error);
+      }
+    },
+    resolve: (change) => (change as unknown as OrderListChange).order,
+  }),
+  projectionPositions: t.field({
+    description: 'Each projection position as it advances (after its batch committed).',
+    type: ProjectionPositionRef,
+    args: { names: t.arg({ type: [ProjectionNameEnum] }) },
+    subscribe: (_root, args, ctx) => {
+      if (!ctx.subject)
+        throw createGraphQLError('a bearer token is required', { extensions: { code: 'UNAUTHENTICATED' } });
+      return projectionPositions(ctx.app.bus, args.names ?? null);
+    },
+    resolve: (m) => m,
+  }),
+}));

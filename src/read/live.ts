@@ -1,0 +1,116 @@
+// Live streams for subscriptions, fed by the bus. Each subscriber filters server-side
+// (its customer scope, its status filter). orderListChanged can resume: it replays what
+// changed after a position, then continues live, with no gap and no duplicate.
+import { FixedBuffer, Repeater } from 'graphql-yoga';
+import type pg from 'pg';
+import { type Bus, CHANNELS, type ChangeMessage, type PositionMessage } from '../bus/bus.ts';
+import { comparePositions, decodePosition, type Position } from '../outbox/position.ts';
+import { ORDER_VIEW_COLUMNS, type OrderView, orderViewFromRow } from './orderList.ts';
+
+export type ChangeKind = 'UPSERT' | 'REMOVE';
+
+export interface OrderListChange {
+  kind: ChangeKind;
+  /** Position of this change: pass it as `after` to resume after it. */
+  position: string;
+  order: OrderView;
+}
+
+/** A subscriber that falls this far behind is ended with an error; it resumes from its last position. */
+const MAX_BACKLOG = 10_000;
+
+function positionOf(order: OrderView): Position {
+  return { txId: BigInt(order.positionTxId), seq: BigInt(order.positionSeq) };
+}
+
+export function encodeRowPosition(order: OrderView): string {
+  return Buffer.from(`p1:${order.positionTxId}:${order.positionSeq}`).toString('base64url');
+}
+
+export interface OrderListFilter {
+  customerId: string | null;
+  status: string | null;
+  orderId?: string | null;
+}
+
+function classify(order: OrderView, filter: OrderListFilter): ChangeKind | null {
+  if (filter.customerId && order.customerId !== filter.customerId) return null;
+  if (filter.orderId && order.orderId !== filter.orderId) return null;
+  if (!filter.status || order.status === filter.status) return 'UPSERT';
+  // It left the filtered list (or, in a replay, may have): tell the client to drop it.
+  return order.previousStatus === filter.status || order.previousStatus === undefined ? 'REMOVE' : null;
+}
+
+async function replay(pool: pg.Pool, after: Position, filter: OrderListFilter): Promise<OrderView[]> {
+  const params: unknown[] = [after.txId.toString(), after.seq.toString()];
+  let scope = '';
+  if (filter.customerId) {
+    params.push(filter.customerId);
+    scope += ` AND customer_id = $${params.length}::uuid`;
+  }
+  if (filter.orderId) {
+    params.push(filter.orderId);
+    scope += ` AND order_id = $${params.length}::uuid`;
+  }
+  const { rows } = await pool.query<OrderView>(
+    `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view
+      WHERE (position_tx_id, position_seq) > ($1::xid8, $2::bigint) ${scope}
+      ORDER BY order_list_view.position_tx_id, order_list_view.position_seq`,
+    params,
+  );
+  return rows.map((r) => ({ ...r, previousStatus: undefined }));
+}
+
+export function orderListChanges(
+  pool: pg.Pool,
+  bus: Bus,
+  filter: OrderListFilter,
+  after: string | null,
+): Repeater<OrderListChange> {
+  const from = after ? decodePosition(after) : null;
+  return new Repeater<OrderListChange>(async (push, stop) => {
+    // Newest position sent per order: a live change at or below it is already known.
+    const sent = new Map<string, Position>();
+    let buffered: ChangeMessage[] | null = from ? [] : null;
+    const emit = (order: OrderView) => {
+      const position = positionOf(order);
+      const known = sent.get(order.orderId);
+      if (known && comparePositions(known, position) >= 0) return;
+      if (from && comparePositions(position, from) <= 0) return;
+      const kind = classify(order, filter);
+      sent.set(order.orderId, position);
+      if (kind) push({ kind, position: encodeRowPosition(order), order }).catch((error) => stop(error));
+    };
+    const onMessage = (message: unknown) => {
+      const m = message as ChangeMessage;
+      if (m.projection !== 'order_list_view') return;
+      if (buffered) buffered.push(m);
+      else emit(orderViewFromRow(m.row));
+    };
+    // Listen first, then read: whatever commits in between arrives live and is deduplicated.
+    const unsubscribe = await bus.subscribe(CHANNELS.readModelChanges, onMessage);
+    try {
+      if (from) {
+        for (const order of await replay(pool, from, filter)) emit(order);
+        const pending = buffered ?? [];
+        buffered = null;
+        for (const m of pending) emit(orderViewFromRow(m.row));
+      }
+    } catch (error) {
+      stop(error);
+    }
+    await stop;
+    unsubscribe();
+  }, new FixedBuffer(MAX_BACKLOG));
+}
+
+export function projectionPositions(bus: Bus, names: string[] | null): Repeater<PositionMessage> {
+  return new Repeater<PositionMessage>(async (push, stop) => {
+    const unsubscribe = await bus.subscribe(CHANNELS.positions, (message) => {
+      const m = message as PositionMessage;
+      if (!names || names.includes(m.projection)) push(m).catch((error) => stop(error));
+    });
+    await stop;
+    unsubscribe();
+  }, new FixedBuffer(MAX_BACKLOG));
+}

@@ -1,0 +1,101 @@
+// A test app served on a real socket: HTTP, SSE and WebSocket clients talk to it.
+import type { AddressInfo } from 'node:net';
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient as createWsClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { createHttpServer } from '../../src/server/http.ts';
+import { attachWebSocket } from '../../src/server/ws.ts';
+import type { TestApp } from './app.ts';
+
+export async function listen(t: TestApp) {
+  const server = createHttpServer(t.app, { yoga: t.yoga, ready: async () => ({ ready: true, checks: {} }) });
+  const ws = attachWebSocket(t.app, server, t.yoga);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}/graphql`,
+    port,
+    async close() {
+      await ws.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface Received<T> {
+  items: T[];
+  errors: unknown[];
+  completed: boolean;
+  stop(): void;
+}
+
+type Payload = { data?: Record<string, unknown> | null; errors?: readonly unknown[] };
+
+/** Subscribes over WebSocket (graphql-ws) and collects what arrives. */
+export function subscribeWs<T>(
+  url: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Received<T> {
+  const client = createWsClient({
+    url: url.replace('http', 'ws'),
+    webSocketImpl: WebSocket,
+    connectionParams: { Authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+  });
+  const received: Received<T> = { items: [], errors: [], completed: false, stop: () => {} };
+  const unsubscribe = client.subscribe<Payload['data']>(
+    { query, variables },
+    {
+      next: (value: Payload) => {
+        if (value.errors) received.errors.push(...value.errors);
+        if (value.data) received.items.push(Object.values(value.data)[0] as T);
+      },
+      error: (error) => received.errors.push(error),
+      complete: () => {
+        received.completed = true;
+      },
+    },
+  );
+  received.stop = () => {
+    unsubscribe();
+    void client.dispose();
+  };
+  return received;
+}
+
+/** Subscribes over SSE (graphql-sse, distinct connections) and collects what arrives. */
+export function subscribeSse<T>(
+  url: string,
+  token: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Received<T> {
+  const client = createSseClient({
+    url,
+    headers: { Authorization: `Bearer ${token}` },
+    retryAttempts: 0,
+    singleConnection: false,
+  });
+  const received: Received<T> = { items: [], errors: [], completed: false, stop: () => {} };
+  const unsubscribe = client.subscribe<Payload['data']>(
+    { query, variables },
+    {
+      next: (value: Payload) => {
+        if (value.errors) received.errors.push(...value.errors);
+        if (value.data) received.items.push(Object.values(value.data)[0] as T);
+      },
+      error: (error) => received.errors.push(error),
+      complete: () => {
+        received.completed = true;
+      },
+    },
+  );
+  received.stop = () => {
+    unsubscribe();
+    client.dispose();
+  };
+  return received;
+}
