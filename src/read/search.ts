@@ -154,7 +154,7 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** Prefix matches first (most orders first), then close trigram matches to fill up. */
+/** Prefix matches first (most orders first), then close trigram (word similarity) matches to fill up. */
 export async function autocomplete(
   pool: pg.Pool,
   prefix: string,
@@ -175,9 +175,9 @@ export async function autocomplete(
   if (customerId) fuzzyParams.push(customerId);
   const fuzzy = await pool.query<Suggestion>(
     `SELECT term, kind, count(*)::int AS orders FROM order_search_terms
-      WHERE lower(term) % $1 AND term <> ALL($3::text[])
+      WHERE $1 <% lower(term) AND term <> ALL($3::text[])
         ${customerId ? 'AND order_id IN (SELECT order_id FROM order_search WHERE customer_id = $4::uuid)' : ''}
-      GROUP BY term, kind ORDER BY max(similarity(lower(term), $1)) DESC, orders DESC LIMIT $2`,
+      GROUP BY term, kind ORDER BY max(word_similarity($1, lower(term))) DESC, orders DESC LIMIT $2`,
     fuzzyParams,
   );
   return [...prefixed.rows, ...fuzzy.rows];

@@ -17,6 +17,11 @@ type Documents = {
     "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": typeof types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ResumeProjectionDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": typeof types.ProjectionLagDocument,
+    "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.OrdersPageDocument,
+    "\n  query Search($text: String!, $filters: OrderFilter, $first: Int) {\n    searchOrders(text: $text, filters: $filters, first: $first) {\n      total\n      hits { orderId customerName skus productNames status totalCents }\n      facets { status { status count } amount { key count } createdAt { from to } }\n    }\n  }\n": typeof types.SearchDocument,
+    "\n  query Suggest($prefix: String!, $limit: Int) { autocomplete(prefix: $prefix, limit: $limit) { term kind orders } }\n": typeof types.SuggestDocument,
+    "\n  query History($customerId: ID!, $first: Int, $after: String) {\n    customerOrderHistory(customerId: $customerId, first: $first, after: $after) {\n      nodes { orderId summary { status totalCents customerName lineCount } itemsPreview { lineNo sku } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.HistoryDocument,
+    "\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n": typeof types.AnalyticsDocument,
     "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n": typeof types.PlaceOrderDocument,
     "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n": typeof types.OrderByIdDocument,
     "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateCustomerDocument,
@@ -34,6 +39,11 @@ const documents: Documents = {
     "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ResumeProjectionDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": types.ProjectionLagDocument,
+    "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.OrdersPageDocument,
+    "\n  query Search($text: String!, $filters: OrderFilter, $first: Int) {\n    searchOrders(text: $text, filters: $filters, first: $first) {\n      total\n      hits { orderId customerName skus productNames status totalCents }\n      facets { status { status count } amount { key count } createdAt { from to } }\n    }\n  }\n": types.SearchDocument,
+    "\n  query Suggest($prefix: String!, $limit: Int) { autocomplete(prefix: $prefix, limit: $limit) { term kind orders } }\n": types.SuggestDocument,
+    "\n  query History($customerId: ID!, $first: Int, $after: String) {\n    customerOrderHistory(customerId: $customerId, first: $first, after: $after) {\n      nodes { orderId summary { status totalCents customerName lineCount } itemsPreview { lineNo sku } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.HistoryDocument,
+    "\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n": types.AnalyticsDocument,
     "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n": types.PlaceOrderDocument,
     "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n": types.OrderByIdDocument,
     "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.CreateCustomerDocument,
@@ -74,6 +84,26 @@ export function graphql(source: "\n  mutation ResumeProjection($input: ResumePro
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n"): (typeof documents)["\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"): (typeof documents)["\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Search($text: String!, $filters: OrderFilter, $first: Int) {\n    searchOrders(text: $text, filters: $filters, first: $first) {\n      total\n      hits { orderId customerName skus productNames status totalCents }\n      facets { status { status count } amount { key count } createdAt { from to } }\n    }\n  }\n"): (typeof documents)["\n  query Search($text: String!, $filters: OrderFilter, $first: Int) {\n    searchOrders(text: $text, filters: $filters, first: $first) {\n      total\n      hits { orderId customerName skus productNames status totalCents }\n      facets { status { status count } amount { key count } createdAt { from to } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Suggest($prefix: String!, $limit: Int) { autocomplete(prefix: $prefix, limit: $limit) { term kind orders } }\n"): (typeof documents)["\n  query Suggest($prefix: String!, $limit: Int) { autocomplete(prefix: $prefix, limit: $limit) { term kind orders } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query History($customerId: ID!, $first: Int, $after: String) {\n    customerOrderHistory(customerId: $customerId, first: $first, after: $after) {\n      nodes { orderId summary { status totalCents customerName lineCount } itemsPreview { lineNo sku } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"): (typeof documents)["\n  query History($customerId: ID!, $first: Int, $after: String) {\n    customerOrderHistory(customerId: $customerId, first: $first, after: $after) {\n      nodes { orderId summary { status totalCents customerName lineCount } itemsPreview { lineNo sku } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n"): (typeof documents)["\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -41,3 +41,13 @@ export async function waitForOutput(proc: ParallaxProcess, text: string, timeout
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** The port a process logged in its "listening" line (LOG_LEVEL info). */
+export async function listeningPort(proc: ParallaxProcess): Promise<number> {
+  await waitForOutput(proc, '"msg":"listening"');
+  const line = proc.output
+    .join('')
+    .split('\n')
+    .find((l) => l.includes('"msg":"listening"'))!;
+  return JSON.parse(line).port as number;
+}
