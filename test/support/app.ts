@@ -7,9 +7,9 @@ import pg from 'pg';
 import pino from 'pino';
 import { TokenService } from '../../src/auth/jwt.ts';
 import { createMemoryBus } from '../../src/bus/memory.ts';
-import { PositionWatcher } from '../../src/read/consistency.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createGraphQLServer } from '../../src/graphql/yoga.ts';
+import { PositionWatcher } from '../../src/read/consistency.ts';
 import { createApp, createEngine } from '../../src/runtime.ts';
 import { createSpecDatabase } from './db.ts';
 

@@ -2,6 +2,7 @@
 // load, crash and equivalence tests. Domain rejections (invalid transitions, stale
 // versions) are part of the mix; anything else fails the run.
 import type { App } from '../../src/app.ts';
+import { commandContextFor } from '../../src/runtime.ts';
 import type { CommandContext } from '../../src/write/command.ts';
 import { createCustomer, renameCustomer } from '../../src/write/customer/handle.ts';
 import { DomainError } from '../../src/write/errors.ts';
@@ -10,7 +11,7 @@ import { ORDER_STATUSES } from '../../src/write/order/status.ts';
 import { createProduct } from '../../src/write/product/handle.ts';
 
 export function adminContext(app: App): CommandContext {
-  return { prisma: app.prisma, subject: { sub: 'workload', role: 'admin' }, traceContext: null, hooks: app.hooks };
+  return commandContextFor(app, { sub: 'workload', role: 'admin' });
 }
 
 export interface Catalogue {
