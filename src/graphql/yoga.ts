@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
@@ -23,8 +24,12 @@ export interface YogaOptions {
 
 const DEFAULT_QUERY = `# Parallax: commands are mutations, queries read the read models.
 # The Authorization header below carries a sample admin token.
+# Try: createOrder, then orders(consistency: { atLeast: <position> }).
 query Catalogue {
   products { id sku name priceCents }
+  orders(first: 5) {
+    nodes { id customerName status totalCents items { sku quantity } }
+  }
 }
 `;
 
@@ -46,6 +51,8 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
       warn: (...args) => app.log.warn({ args }, 'yoga'),
       error: (...args) => app.log.error({ args }, 'yoga'),
     },
+    // GraphiQL with its assets inlined: no CDN, so it works offline and behind firewalls.
+    renderGraphiQL,
     graphiql: {
       title: 'Parallax',
       defaultQuery: DEFAULT_QUERY,

@@ -7,9 +7,9 @@ import { createHttpServer } from '../../src/server/http.ts';
 import { attachWebSocket } from '../../src/server/ws.ts';
 import type { TestApp } from './app.ts';
 
-export async function listen(t: TestApp) {
-  const server = createHttpServer(t.app, { yoga: t.yoga, ready: async () => ({ ready: true, checks: {} }) });
-  const ws = attachWebSocket(t.app, server, t.yoga);
+export async function listen(t: TestApp, yoga = t.yoga) {
+  const server = createHttpServer(t.app, { yoga, ready: async () => ({ ready: true, checks: {} }) });
+  const ws = attachWebSocket(t.app, server, yoga);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
