@@ -23,7 +23,10 @@ export const lagBenchmark: Benchmark = {
     const catalogue = await givenCatalogue(app, 12, 20);
     app.engine = createEngine(app, new URL(app.config.databaseUrl!).toString());
     await app.engine.start();
-    const waiting = new Map<string, { position: ReturnType<typeof decodePosition>; committedAt: number; pending: Set<string> }>();
+    const waiting = new Map<
+      string,
+      { position: ReturnType<typeof decodePosition>; committedAt: number; pending: Set<string> }
+    >();
     const lags = new Map<string, number[]>(PROJECTION_NAMES.map((n) => [n, []]));
     await app.bus.subscribe(CHANNELS.positions, (message) => {
       const m = message as PositionMessage;
@@ -49,7 +52,11 @@ export const lagBenchmark: Benchmark = {
           customerId: catalogue.customerIds[i % catalogue.customerIds.length]!,
           items: [{ productId: catalogue.productIds[i % catalogue.productIds.length]!, quantity: 1 + (i % 3) }],
         }).then((r) => {
-          waiting.set(r.position, { position: decodePosition(r.position), committedAt: performance.now(), pending: new Set(PROJECTION_NAMES) });
+          waiting.set(r.position, {
+            position: decodePosition(r.position),
+            committedAt: performance.now(),
+            pending: new Set(PROJECTION_NAMES),
+          });
         }),
       );
     }
@@ -81,7 +88,10 @@ export const catchUpBenchmark: Benchmark = {
       const t0 = performance.now();
       await app.engine.start();
       for (;;) {
-        const { rows } = await app.pool.query('SELECT events_applied::int AS n FROM projection_checkpoints WHERE name = $1', [name]);
+        const { rows } = await app.pool.query(
+          'SELECT events_applied::int AS n FROM projection_checkpoints WHERE name = $1',
+          [name],
+        );
         if ((rows[0]?.n ?? 0) >= events) break;
         await sleep(5);
       }
@@ -125,6 +135,10 @@ export const notifyBenchmark: Benchmark = {
       result[notify] = Math.max(result[notify] ?? 0, Math.round(done / seconds));
       await closeApp(app);
     }
-    return { commandsPerSecondWithNotify: result.on, commandsPerSecondWithoutNotify: result.off, ratio: Math.round(((result.on ?? 0) / (result.off ?? 1)) * 100) / 100 };
+    return {
+      commandsPerSecondWithNotify: result.on,
+      commandsPerSecondWithoutNotify: result.off,
+      ratio: Math.round(((result.on ?? 0) / (result.off ?? 1)) * 100) / 100,
+    };
   },
 };

@@ -4,9 +4,10 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { catchUpBenchmark, lagBenchmark, notifyBenchmark } from './projections.ts';
+import { fanOutBenchmark, readBenchmark } from './reads.ts';
 import { type Benchmark, machine, startBenchServer } from './support.ts';
 
-const ALL: Benchmark[] = [notifyBenchmark, lagBenchmark, catchUpBenchmark];
+const ALL: Benchmark[] = [notifyBenchmark, lagBenchmark, catchUpBenchmark, readBenchmark, fanOutBenchmark];
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -24,7 +25,11 @@ try {
     const t0 = performance.now();
     console.log(`\n# ${bench.name}: ${bench.description}`);
     const figures = await bench.run({ server, smoke });
-    results[bench.name] = { description: bench.description, ...figures, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+    results[bench.name] = {
+      description: bench.description,
+      ...figures,
+      seconds: Math.round((performance.now() - t0) / 100) / 10,
+    };
     console.log(JSON.stringify(figures, null, 2));
   }
 } finally {

@@ -52,7 +52,12 @@ export async function freshDatabase(server: BenchServer): Promise<string> {
 }
 
 export function benchApp(databaseUrl: string, env: Record<string, string> = {}, poolSize = 20): App {
-  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: randomBytes(32).toString('hex'), DATABASE_URL: databaseUrl, ...env });
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    DATABASE_URL: databaseUrl,
+    ...env,
+  });
   const pool = new pg.Pool({ connectionString: databaseUrl, max: poolSize });
   return createApp({
     config,
@@ -77,7 +82,12 @@ export function percentile(sorted: number[], p: number): number {
 export function summarize(samples: number[]) {
   const sorted = [...samples].sort((a, b) => a - b);
   const round = (n: number) => Math.round(n * 100) / 100;
-  return { n: sorted.length, p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)), max: round(sorted.at(-1) ?? Number.NaN) };
+  return {
+    n: sorted.length,
+    p50: round(percentile(sorted, 50)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted.at(-1) ?? Number.NaN),
+  };
 }
 
 export function machine(server: BenchServer) {
