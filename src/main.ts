@@ -12,7 +12,7 @@ import { createGraphQLServer } from './graphql/yoga.ts';
 import { PositionWatcher } from './read/consistency.ts';
 import { commandContextFor, createApp, createEngine } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
-import { createHttpServer } from './server/http.ts';
+import { createHttpServer, readiness } from './server/http.ts';
 import { attachWebSocket } from './server/ws.ts';
 
 async function main(): Promise<void> {
@@ -52,14 +52,7 @@ async function main(): Promise<void> {
     : undefined;
   const server = createHttpServer(app, {
     yoga,
-    ready: async () => {
-      try {
-        await db.pool.query('SELECT 1');
-        return { ready: true, checks: { database: { ok: true } } };
-      } catch (error) {
-        return { ready: false, checks: { database: { ok: false, detail: (error as Error).message } } };
-      }
-    },
+    ready: () => readiness(db.pool),
   });
   const ws = yoga ? attachWebSocket(app, server, yoga) : undefined;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

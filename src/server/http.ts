@@ -3,9 +3,12 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { YogaServerInstance } from 'graphql-yoga';
+import type pg from 'pg';
 import type { App } from '../app.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { requestScope } from '../graphql/yoga.ts';
+import { readCheckpoints } from '../projections/checkpoints.ts';
+import { pgSql } from '../projections/sql.ts';
 
 export interface ReadyCheck {
   ready: boolean;
@@ -139,4 +142,24 @@ export function createHttpServer(app: App, options: HttpOptions): Server {
       }
     });
   });
+}
+
+/** Ready: the database answers and no projection is STALLED. */
+export async function readiness(pool: pg.Pool): Promise<ReadyCheck> {
+  try {
+    const checkpoints = await readCheckpoints(pgSql(pool));
+    const stalled = checkpoints.filter((c) => c.state === 'STALLED');
+    return {
+      ready: stalled.length === 0,
+      checks: {
+        database: { ok: true },
+        projections: {
+          ok: stalled.length === 0,
+          detail: stalled.map((c) => ({ name: c.name, state: c.state, lastError: c.lastError })),
+        },
+      },
+    };
+  } catch (error) {
+    return { ready: false, checks: { database: { ok: false, detail: (error as Error).message } } };
+  }
 }

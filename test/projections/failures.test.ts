@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/outbox/append.ts';
 import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
+import { readiness } from '../../src/server/http.ts';
 import { createCustomer } from '../../src/write/customer/handle.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
 import { graphql } from '../generated/index.js';
@@ -81,9 +82,12 @@ describe('a projection that fails on an event', () => {
     }
     await expectReadModelsMatchWriteTables(t.pool, ['order_list_view', 'customer_order_history', 'order_analytics']);
 
-    // Still stalled: it never skips the event on its own.
+    // Still stalled: it never skips the event on its own, and /ready says so.
     const still = (await t.gql(Projections)).data!.projections.find((p) => p.name === 'order_search')!;
     expect(still.state).toBe('STALLED');
+    const notReady = await readiness(t.pool);
+    expect(notReady.ready).toBe(false);
+    expect(JSON.stringify(notReady.checks.projections)).toContain('order_search');
 
     poisonCustomerId = undefined; // the fault is fixed
     const resumed = await t.gql(ResumeProjection, { input: { name: 'order_search' } });
@@ -92,6 +96,7 @@ describe('a projection that fails on an event', () => {
     await expectReadModelsMatchWriteTables(t.pool);
     const after = (await t.gql(Projections)).data!.projections.find((p) => p.name === 'order_search')!;
     expect(after).toMatchObject({ state: 'LIVE', lagEvents: 0, lastError: null });
+    expect((await readiness(t.pool)).ready).toBe(true);
   });
 
   it('answers resumeProjection for a projection that is not stalled with NotFoundError, and for support with Forbidden', async () => {
