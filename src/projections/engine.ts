@@ -113,6 +113,11 @@ class Runner {
     const { pool, log } = this.options;
     const name = this.projection.name;
     const client = await pool.connect();
+    // A connection that dies mid-batch emits 'error' on the checked-out client; without
+    // a listener that would crash the process. The query in flight fails too, and the
+    // batch is retried on a fresh connection.
+    const onError = (error: Error) => log.warn({ err: error, projection: name }, 'database connection lost mid-batch');
+    client.on('error', onError);
     const sql = pgSql(client);
     let released = false;
     try {
@@ -191,6 +196,7 @@ class Runner {
       }
       return { kind: 'retry' };
     } finally {
+      client.off('error', onError);
       if (!released) client.release();
     }
   }

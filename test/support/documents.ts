@@ -29,6 +29,7 @@ export const EraseCustomer = graphql(`
     eraseCustomer(input: $input) {
       __typename
       ... on CustomerPayload { position version customer { id name email erased } }
+      ... on NotFoundError { entity id }
       ... on Error { message }
     }
   }
@@ -94,5 +95,17 @@ export const CancelOrder = graphql(`
       ... on NotFoundError { entity id }
       ... on Error { message }
     }
+  }
+`);
+
+export const Products = graphql(`
+  query Products {
+    products { id sku name priceCents }
+  }
+`);
+
+export const SchemaRoot = graphql(`
+  query SchemaRoot {
+    __schema { queryType { name } }
   }
 `);

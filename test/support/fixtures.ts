@@ -6,7 +6,12 @@ let counter = 0;
 
 export async function givenProduct(t: TestApp, overrides: { sku?: string; name?: string; priceCents?: number } = {}) {
   counter += 1;
-  const input = { sku: `SKU-${process.pid}-${counter}`, name: `Product ${counter}`, priceCents: 1000 + counter, ...overrides };
+  const input = {
+    sku: `SKU-${process.pid}-${counter}`,
+    name: `Product ${counter}`,
+    priceCents: 1000 + counter,
+    ...overrides,
+  };
   const res = await t.gql(CreateProduct, { input });
   const result = res.data?.createProduct;
   if (result?.__typename !== 'ProductPayload') throw new Error(`createProduct failed: ${JSON.stringify(res)}`);

@@ -147,7 +147,8 @@ export function createOrder(
       command: 'createOrder',
       // The customer lock orders this order's events after any rename or erasure in flight.
       locks: [`Customer:${input.customerId}`],
-      idempotency: idempotencyKey ? { key: idempotencyKey, input: rest } : undefined,
+      // Keys are scoped to the customer: two customers may pick the same key.
+      idempotency: idempotencyKey ? { key: `${input.customerId}:${idempotencyKey}`, input: rest } : undefined,
     },
     async (tx) => {
       const customer = await tx.customer.findUnique({
