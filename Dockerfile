@@ -9,6 +9,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/prisma-generate.mjs scripts/schema-engine-stub.sh scripts/
 COPY prisma ./prisma
+COPY prisma.config.ts ./
 RUN npm ci && npm cache clean --force
 
 COPY . .
@@ -18,4 +19,6 @@ ENV NODE_ENV=production \
 EXPOSE 4000
 
 # Migrations are applied at start (under PostgreSQL's migration lock, so replicas may start together).
-CMD ["npx", "tsx", "src/main.ts"]
+# node itself (not a wrapper) is PID 1's child process, so SIGTERM reaches the service's
+# graceful shutdown: current batch finished, leases released, subscriptions completed.
+CMD ["node", "--import", "tsx", "src/main.ts"]

@@ -22,6 +22,10 @@ export interface Config {
   projectionPollMs: number;
   /** NOTIFY the projection engines in each command's transaction (else they poll). */
   outboxNotify: boolean;
+  /** A projector that stops renewing loses its projections after this long. */
+  projectionLeaseMs: number;
+  /** off: every projector runs every projection, kept apart only by the checkpoint lock. */
+  projectionLeases: boolean;
 }
 
 export class ConfigError extends Error {
@@ -81,6 +85,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
     projectionPollMs: intFrom(env, 'PROJECTION_POLL_MS', 1000, 10, 60_000),
     outboxNotify: (env.OUTBOX_NOTIFY ?? 'on') !== 'off',
+    projectionLeaseMs: intFrom(env, 'PROJECTION_LEASE_MS', 5000, 300, 600_000),
+    projectionLeases: (env.PROJECTION_LEASES ?? 'on') !== 'off',
   };
 }
 

@@ -10,6 +10,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { PositionWatcher } from './read/consistency.ts';
+import { completeAllStreams } from './read/live.ts';
 import { commandContextFor, createApp, createEngine } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
 import { createHttpServer, readiness } from './server/http.ts';
@@ -89,6 +90,9 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'stopping');
+    // Subscriptions end with a proper `complete` (SSE streams end), then sockets close.
+    const completed = completeAllStreams();
+    if (completed) await new Promise((r) => setTimeout(r, 100));
     await ws?.close();
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,4 +1,6 @@
 // Assembly shared by main.ts and the tests: the App services and the engine.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { App } from './app.ts';
@@ -47,6 +49,9 @@ export function createEngine(
     projections: ALL_PROJECTIONS,
     batchSize: app.config.projectionBatchSize,
     pollMs: app.config.projectionPollMs,
+    leases: app.config.projectionLeases
+      ? { owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`, ttlMs: app.config.projectionLeaseMs }
+      : undefined,
     ...options,
   });
 }

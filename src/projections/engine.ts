@@ -9,6 +9,7 @@ import { OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition, type Position } from '../outbox/position.ts';
 import { readCommitted } from '../outbox/sequencer.ts';
 import { advanceCheckpoint, ensureCheckpoints, lockCheckpoint, recordFailure } from './checkpoints.ts';
+import { LEASE_CHANNEL, LeaseManager } from './leases.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
 import { pgSql } from './sql.ts';
 
@@ -25,6 +26,8 @@ export interface EngineOptions {
   /** Attempts on one event before the projection goes STALLED. */
   maxAttempts?: number;
   retryBaseMs?: number;
+  /** Share projections with other projector processes through leases in PostgreSQL. */
+  leases?: { owner: string; ttlMs: number };
 }
 
 /** An error thrown by a projection's own code, as opposed to the database going away. */
@@ -37,7 +40,9 @@ class ApplyError extends Error {
   }
 }
 
-type StepResult = { kind: 'applied'; count: number; full: boolean } | { kind: 'idle' | 'busy' | 'stalled' | 'retry' };
+type StepResult =
+  | { kind: 'applied'; count: number; full: boolean }
+  | { kind: 'idle' | 'busy' | 'stalled' | 'retry' | 'unleased' };
 
 class Runner {
   private wakeUp: (() => void) | undefined;
@@ -51,7 +56,7 @@ class Runner {
   constructor(
     private readonly engine: ProjectionEngine,
     readonly projection: Projection,
-    private readonly options: Required<Omit<EngineOptions, 'projections'>>,
+    private readonly options: Required<Omit<EngineOptions, 'projections' | 'leases'>>,
   ) {
     this.batchLimit = options.batchSize;
     this.idleDelay = options.pollMs;
@@ -112,6 +117,8 @@ class Runner {
   private async step(): Promise<StepResult> {
     const { pool, log } = this.options;
     const name = this.projection.name;
+    const leases = this.engine.leases;
+    if (leases && !leases.holds(name)) return { kind: 'unleased' };
     const client = await pool.connect();
     // A connection that dies mid-batch emits 'error' on the checked-out client; without
     // a listener that would crash the process. The query in flight fails too, and the
@@ -128,6 +135,18 @@ class Runner {
         return { kind: 'busy' };
       }
       this.position = checkpoint.position;
+      if (leases) {
+        // Fencing: the lease must still be ours inside the batch transaction.
+        const { rowCount } = await client.query(
+          'SELECT 1 FROM projection_leases WHERE name = $1 AND owner = $2 AND expires_at > now()',
+          [name, leases.owner],
+        );
+        if (!rowCount) {
+          await client.query('ROLLBACK');
+          void leases.tick();
+          return { kind: 'unleased' };
+        }
+      }
       if (checkpoint.state !== 'LIVE') {
         await client.query('ROLLBACK');
         return { kind: 'stalled' };
@@ -237,6 +256,7 @@ export class ProjectionEngine {
   stopping = false;
   private readonly runners: Runner[];
   private listener: pg.Client | undefined;
+  leases: LeaseManager | undefined;
   private listenRetry: NodeJS.Timeout | undefined;
   /** Called after each committed batch (in-process consumers: consistency waits). */
   onAdvance?: (projection: string, position: Position) => void;
@@ -250,6 +270,19 @@ export class ProjectionEngine {
       ...options,
     };
     this.runners = options.projections.map((p) => new Runner(this, p, full));
+    if (options.leases) {
+      this.leases = new LeaseManager({
+        pool: options.pool,
+        owner: options.leases.owner,
+        ttlMs: options.leases.ttlMs,
+        names: options.projections.map((p) => p.name),
+        log: options.log,
+        onChange: (held) => {
+          options.log.info({ owner: options.leases!.owner, held: [...held].sort() }, 'projection leases changed');
+          this.wakeAll();
+        },
+      });
+    }
   }
 
   get projections(): Projection[] {
@@ -262,6 +295,7 @@ export class ProjectionEngine {
       this.projections.map((p) => p.name),
     );
     await this.listen();
+    await this.leases?.start();
     for (const runner of this.runners) runner.done = runner.run();
     this.options.log.info({ projections: this.projections.map((p) => p.name) }, 'projection engine started');
   }
@@ -269,7 +303,10 @@ export class ProjectionEngine {
   private async listen(): Promise<void> {
     if (this.stopping) return;
     const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'parallax-listen' });
-    client.on('notification', () => this.wakeAll());
+    client.on('notification', (message) => {
+      if (message.channel === LEASE_CHANNEL) void this.leases?.tick();
+      else this.wakeAll();
+    });
     client.on('error', (error) => {
       this.options.log.warn({ err: error }, 'LISTEN connection lost; polling until it is back');
       client.end().catch(() => {});
@@ -279,6 +316,7 @@ export class ProjectionEngine {
     try {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      if (this.leases) await client.query(`LISTEN ${LEASE_CHANNEL}`);
       this.listener = client;
       this.wakeAll();
     } catch (error) {
@@ -303,6 +341,8 @@ export class ProjectionEngine {
     clearTimeout(this.listenRetry);
     this.wakeAll();
     await Promise.all(this.runners.map((r) => r.done));
+    // Batches are done: hand the projections over at once.
+    await this.leases?.stop();
     await this.listener?.end().catch(() => {});
     this.options.log.info('projection engine stopped');
   }

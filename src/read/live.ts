@@ -19,6 +19,23 @@ export interface OrderListChange {
 /** A subscriber that falls this far behind is ended with an error; it resumes from its last position. */
 const MAX_BACKLOG = 10_000;
 
+/** Every live stream's stop, so a shutting-down process can complete them all properly. */
+const active = new Set<() => void>();
+
+/** Ends every live stream: clients get a normal `complete`, then may reconnect elsewhere with their last position. */
+export function completeAllStreams(): number {
+  const n = active.size;
+  for (const stop of active) stop();
+  return n;
+}
+
+async function track(stop: ((value?: unknown) => void) & Promise<unknown>): Promise<void> {
+  const end = () => stop();
+  active.add(end);
+  await stop;
+  active.delete(end);
+}
+
 function positionOf(order: OrderView): Position {
   return { txId: BigInt(order.positionTxId), seq: BigInt(order.positionSeq) };
 }
@@ -87,6 +104,7 @@ export function orderListChanges(
       if (buffered) buffered.push(m);
       else emit(orderViewFromRow(m.row));
     };
+    const tracked = track(stop);
     // Listen first, then read: whatever commits in between arrives live and is deduplicated.
     const unsubscribe = await bus.subscribe(CHANNELS.readModelChanges, onMessage);
     try {
@@ -99,18 +117,19 @@ export function orderListChanges(
     } catch (error) {
       stop(error);
     }
-    await stop;
+    await tracked;
     unsubscribe();
   }, new FixedBuffer(MAX_BACKLOG));
 }
 
 export function projectionPositions(bus: Bus, names: string[] | null): Repeater<PositionMessage> {
   return new Repeater<PositionMessage>(async (push, stop) => {
+    const tracked = track(stop);
     const unsubscribe = await bus.subscribe(CHANNELS.positions, (message) => {
       const m = message as PositionMessage;
       if (!names || names.includes(m.projection)) push(m).catch((error) => stop(error));
     });
-    await stop;
+    await tracked;
     unsubscribe();
   }, new FixedBuffer(MAX_BACKLOG));
 }

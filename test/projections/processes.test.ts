@@ -34,7 +34,7 @@ describe('projector processes killed with SIGKILL mid-batch', () => {
       for (let round = 0; round < 6; round++) {
         const before = await appliedTotal(t);
         // Small batches, so a kill lands inside a batch transaction most of the time.
-        const projector = spawnProjector(t.databaseUrl, { PROJECTION_BATCH_SIZE: '5' });
+        const projector = spawnProjector(t.databaseUrl, { PROJECTION_BATCH_SIZE: '5', PROJECTION_LEASE_MS: '1000' });
         await until('the projector to apply something', async () => (await appliedTotal(t)) > before + 20, 60_000);
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
         projector.child.kill('SIGKILL');
@@ -47,7 +47,7 @@ describe('projector processes killed with SIGKILL mid-batch', () => {
       await writers;
     }
     expect(kills).toBeGreaterThanOrEqual(5);
-    const last = spawnProjector(t.databaseUrl, { LOG_LEVEL: 'info' });
+    const last = spawnProjector(t.databaseUrl, { LOG_LEVEL: 'info', PROJECTION_LEASE_MS: '1000' });
     await waitForOutput(last, 'projection engine started');
     await caughtUp(t.pool);
     // SIGTERM: the current batch finishes and the process exits cleanly.
@@ -68,8 +68,10 @@ describe('two projector processes at once', () => {
   afterAll(async () => t.close());
 
   it('never both apply the same batch: every event is applied once and the read models match', async () => {
-    const a = spawnProjector(t.databaseUrl, { PROJECTION_BATCH_SIZE: '10', LOG_LEVEL: 'info' });
-    const b = spawnProjector(t.databaseUrl, { PROJECTION_BATCH_SIZE: '10', LOG_LEVEL: 'info' });
+    // Leases off: both run every projection, kept apart only by the checkpoint lock.
+    const env = { PROJECTION_BATCH_SIZE: '10', LOG_LEVEL: 'info', PROJECTION_LEASES: 'off' };
+    const a = spawnProjector(t.databaseUrl, env);
+    const b = spawnProjector(t.databaseUrl, env);
     try {
       await waitForOutput(a, 'projection engine started');
       await waitForOutput(b, 'projection engine started');
