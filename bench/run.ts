@@ -1,7 +1,7 @@
 // npm run bench [-- <name> ...] [--smoke]
 // Runs the benchmarks against an embedded PostgreSQL (or DATABASE_URL), prints a table
 // and writes bench/results.json.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { catchUpBenchmark, lagBenchmark, notifyBenchmark } from './projections.ts';
 import { fanOutBenchmark, readBenchmark } from './reads.ts';
@@ -35,6 +35,9 @@ try {
 } finally {
   await server.stop();
 }
-const report = { date: new Date().toISOString(), smoke, machine: machine(server), results };
-if (!smoke) await writeFile(join(import.meta.dirname, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+// A run of some benchmarks updates their rows and keeps the others'.
+const file = join(import.meta.dirname, 'results.json');
+const previous = JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as { results?: Record<string, unknown> };
+const report = { date: new Date().toISOString(), smoke, machine: machine(server), results: { ...previous.results, ...results } };
+if (!smoke) await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\n${smoke ? 'smoke run: results.json not written' : 'wrote bench/results.json'}`);

@@ -6,7 +6,16 @@
 export const CHANNELS = {
   positions: 'parallax.projection.positions',
   readModelChanges: 'parallax.readmodel.changes',
+  rebuildProgress: 'parallax.rebuild.progress',
 } as const;
+
+export interface RebuildProgressMessage {
+  projection: string;
+  processed: number;
+  total: number;
+  etaMs: number;
+  done: boolean;
+}
 
 export interface PositionMessage {
   projection: string;

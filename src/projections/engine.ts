@@ -4,13 +4,27 @@
 // anything published. Woken by NOTIFY after each command commit, with a poll fallback.
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { type Bus, CHANNELS, type ChangeMessage, type PositionMessage } from '../bus/bus.ts';
+import {
+  type Bus,
+  CHANNELS,
+  type ChangeMessage,
+  type PositionMessage,
+  type RebuildProgressMessage,
+} from '../bus/bus.ts';
 import { OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition, type Position } from '../outbox/position.ts';
 import { readCommitted } from '../outbox/sequencer.ts';
 import { advanceCheckpoint, ensureCheckpoints, lockCheckpoint, recordFailure } from './checkpoints.ts';
 import { LEASE_CHANNEL, LeaseManager } from './leases.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
+import {
+  REBUILD_CHANNEL,
+  rebuildOutdated,
+  rebuildsInProgress,
+  shadowCheckpoint,
+  shadowSchema,
+  swapIn,
+} from './rebuild.ts';
 import { pgSql } from './sql.ts';
 
 export interface EngineOptions {
@@ -53,13 +67,21 @@ class Runner {
   done: Promise<void> | undefined;
   position: Position | undefined;
 
+  /** Shadow mode builds a rebuild's shadow tables (see rebuild.ts) instead of the live ones. */
+  readonly checkpointName: string;
+  finished = false;
+  private rebuildStartedAt = 0;
+
   constructor(
     private readonly engine: ProjectionEngine,
     readonly projection: Projection,
     private readonly options: Required<Omit<EngineOptions, 'projections' | 'leases'>>,
+    readonly mode: 'live' | 'shadow' = 'live',
   ) {
     this.batchLimit = options.batchSize;
     this.idleDelay = options.pollMs;
+    this.checkpointName = mode === 'shadow' ? shadowCheckpoint(projection.name) : projection.name;
+    this.rebuildStartedAt = Date.now();
   }
 
   wake(): void {
@@ -86,7 +108,7 @@ class Runner {
   }
 
   async run(): Promise<void> {
-    while (!this.engine.stopping) {
+    while (!this.engine.stopping && !this.finished) {
       let result: StepResult;
       try {
         result = await this.step();
@@ -106,6 +128,20 @@ class Runner {
       if (result.kind === 'retry') {
         await this.sleep(Math.min(this.options.retryBaseMs * 2 ** Math.min(this.attempts, 6), 5_000));
         continue;
+      }
+      if (this.mode === 'shadow' && result.kind === 'idle') {
+        // Caught up with the committed outbox: try to swap the shadow in.
+        try {
+          if (await swapIn(this.options.pool, this.projection, this.options.batchSize)) {
+            this.finished = true;
+            this.options.log.info({ projection: this.projection.name }, 'rebuild swapped in');
+            await this.publishProgress(true);
+            this.engine.wakeAll();
+            break;
+          }
+        } catch (error) {
+          this.options.log.warn({ err: error, projection: this.projection.name }, 'rebuild swap failed; retrying');
+        }
       }
       // Idle: events may exist behind a transaction still running (the horizon), and
       // that transaction's commit will not always NOTIFY; back off from 5 ms to the poll.
@@ -129,7 +165,15 @@ class Runner {
     let released = false;
     try {
       await client.query('BEGIN');
-      const checkpoint = await lockCheckpoint(sql, name);
+      if (this.mode === 'shadow') await client.query(`SET LOCAL search_path = ${shadowSchema(name)}, public`);
+      const checkpoint = await lockCheckpoint(sql, this.checkpointName);
+      if (this.mode === 'shadow' && !checkpoint) {
+        // No shadow checkpoint: the rebuild was swapped in (or dropped) elsewhere.
+        const { rowCount } = await client.query('SELECT 1 FROM projection_checkpoints WHERE name = $1', [
+          this.checkpointName,
+        ]);
+        if (!rowCount) this.finished = true;
+      }
       if (!checkpoint) {
         await client.query('ROLLBACK');
         return { kind: 'busy' };
@@ -156,10 +200,14 @@ class Runner {
         await client.query('ROLLBACK');
         return { kind: 'idle' };
       }
-      const inline = await client.query<{ seq: string }>(
-        `DELETE FROM projection_inline_applied WHERE projection = $1 AND seq = ANY($2::bigint[]) RETURNING seq::text`,
-        [name, events.map((e) => e.position.seq.toString())],
-      );
+      // INLINE projections applied some events already; a shadow applies everything.
+      const inline =
+        this.mode === 'live'
+          ? await client.query<{ seq: string }>(
+              `DELETE FROM projection_inline_applied WHERE projection = $1 AND seq = ANY($2::bigint[]) RETURNING seq::text`,
+              [name, events.map((e) => e.position.seq.toString())],
+            )
+          : { rows: [] };
       const skipped = new Set(inline.rows.map((r) => r.seq));
       const toApply = skipped.size ? events.filter((e) => !skipped.has(e.position.seq.toString())) : events;
       let changes: ReadModelChange[];
@@ -177,12 +225,13 @@ class Runner {
         throw new ApplyError(error, events[0]!.position);
       }
       const last = events.at(-1)!.position;
-      await advanceCheckpoint(sql, name, last, toApply.length);
+      await advanceCheckpoint(sql, this.checkpointName, last, toApply.length);
       await client.query('COMMIT');
       this.position = last;
       this.attempts = 0;
       this.batchLimit = this.options.batchSize;
-      await this.publish(last, changes);
+      if (this.mode === 'live') await this.publish(last, changes);
+      else await this.publishProgress(false);
       return { kind: 'applied', count: events.length, full: events.length === this.batchLimit };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
@@ -207,7 +256,7 @@ class Runner {
         },
         stall ? 'projection stalled' : 'projection failed to apply an event; retrying',
       );
-      await recordFailure(sql, name, error.message, single ? error.at : null, stall);
+      await recordFailure(sql, this.checkpointName, error.message, single ? error.at : null, stall);
       if (stall) {
         this.attempts = 0;
         this.batchLimit = this.options.batchSize;
@@ -218,6 +267,23 @@ class Runner {
       client.off('error', onError);
       if (!released) client.release();
     }
+  }
+
+  private async publishProgress(done: boolean): Promise<void> {
+    const [state] = (await rebuildsInProgress(pgSql(this.options.pool)).catch(() => [])).filter(
+      (r) => r.name === this.projection.name,
+    );
+    const processed = done ? (state?.totalEvents ?? 0) : (state?.processed ?? 0);
+    const total = state?.totalEvents ?? processed;
+    const elapsed = Date.now() - this.rebuildStartedAt;
+    const message: RebuildProgressMessage = {
+      projection: this.projection.name,
+      processed,
+      total,
+      etaMs: done || processed === 0 ? 0 : Math.round((elapsed / processed) * Math.max(0, total - processed)),
+      done,
+    };
+    await this.options.bus.publish(CHANNELS.rebuildProgress, message).catch(() => {});
   }
 
   private positionMessage(p: Position): PositionMessage {
@@ -255,6 +321,9 @@ class Runner {
 export class ProjectionEngine {
   stopping = false;
   private readonly runners: Runner[];
+  private readonly shadows = new Map<string, Runner>();
+  private rebuildTimer: NodeJS.Timeout | undefined;
+  private readonly full: Required<Omit<EngineOptions, 'projections' | 'leases'>>;
   private listener: pg.Client | undefined;
   leases: LeaseManager | undefined;
   private listenRetry: NodeJS.Timeout | undefined;
@@ -269,6 +338,7 @@ export class ProjectionEngine {
       retryBaseMs: 50,
       ...options,
     };
+    this.full = full;
     this.runners = options.projections.map((p) => new Runner(this, p, full));
     if (options.leases) {
       this.leases = new LeaseManager({
@@ -294,9 +364,11 @@ export class ProjectionEngine {
       pgSql(this.options.pool),
       this.projections.map((p) => p.name),
     );
+    await rebuildOutdated(this.options.pool, this.projections);
     await this.listen();
     await this.leases?.start();
     for (const runner of this.runners) runner.done = runner.run();
+    await this.syncRebuilds();
     this.options.log.info({ projections: this.projections.map((p) => p.name) }, 'projection engine started');
   }
 
@@ -305,6 +377,7 @@ export class ProjectionEngine {
     const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'parallax-listen' });
     client.on('notification', (message) => {
       if (message.channel === LEASE_CHANNEL) void this.leases?.tick();
+      else if (message.channel === REBUILD_CHANNEL) void this.syncRebuilds();
       else this.wakeAll();
     });
     client.on('error', (error) => {
@@ -317,6 +390,7 @@ export class ProjectionEngine {
       await client.connect();
       await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
       if (this.leases) await client.query(`LISTEN ${LEASE_CHANNEL}`);
+      await client.query(`LISTEN ${REBUILD_CHANNEL}`);
       this.listener = client;
       this.wakeAll();
     } catch (error) {
@@ -328,19 +402,42 @@ export class ProjectionEngine {
 
   wakeAll(): void {
     for (const r of this.runners) r.wake();
+    for (const r of this.shadows.values()) r.wake();
+  }
+
+  /** Runs a shadow runner for each rebuild in progress (the lease decides where it works). */
+  async syncRebuilds(): Promise<void> {
+    clearTimeout(this.rebuildTimer);
+    if (this.stopping) return;
+    try {
+      const rebuilds = await rebuildsInProgress(pgSql(this.options.pool));
+      for (const r of rebuilds) {
+        const projection = this.projections.find((p) => p.name === r.name);
+        if (!projection || this.shadows.has(r.name)) continue;
+        const shadow = new Runner(this, projection, this.full, 'shadow');
+        this.shadows.set(r.name, shadow);
+        shadow.done = shadow.run().finally(() => this.shadows.delete(r.name));
+        this.options.log.info({ projection: r.name, reason: r.reason }, 'rebuilding in a shadow');
+      }
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'could not read rebuilds');
+    }
+    this.rebuildTimer = setTimeout(() => void this.syncRebuilds(), 2_000);
   }
 
   /** A batch commit ends a transaction that may have held the horizon for the others. */
   wakeOthers(except: Runner): void {
     for (const r of this.runners) if (r !== except) r.wake();
+    for (const r of this.shadows.values()) if (r !== except) r.wake();
   }
 
   /** Finishes the batches in flight, then stops. */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.listenRetry);
+    clearTimeout(this.rebuildTimer);
     this.wakeAll();
-    await Promise.all(this.runners.map((r) => r.done));
+    await Promise.all([...this.runners, ...this.shadows.values()].map((r) => r.done));
     // Batches are done: hand the projections over at once.
     await this.leases?.stop();
     await this.listener?.end().catch(() => {});

@@ -5,6 +5,7 @@ import { encodePosition } from '../outbox/position.ts';
 import { type HorizonHolder, headPosition, horizonHolders, lagAfter } from '../outbox/sequencer.ts';
 import { type ProjectionState, readCheckpoints } from './checkpoints.ts';
 import { PROJECTION_NAMES } from './projection.ts';
+import { rebuildsInProgress } from './rebuild.ts';
 import { pgSql } from './sql.ts';
 
 export interface ProjectionStatus {
@@ -19,20 +20,53 @@ export interface ProjectionStatus {
   retries: number;
   eventsApplied: number;
   updatedAt: Date;
+  version: number;
+  rebuild: RebuildStatus | null;
+}
+
+export interface RebuildStatus {
+  version: number;
+  reason: string;
+  processed: number;
+  total: number;
+  etaMs: number | null;
+  startedAt: Date;
 }
 
 export async function projectionStatuses(pool: pg.Pool, config: Config): Promise<ProjectionStatus[]> {
   const sql = pgSql(pool);
   const checkpoints = await readCheckpoints(sql);
+  const rebuilds = new Map((await rebuildsInProgress(sql)).map((r) => [r.name, r]));
+  const versions = new Map(
+    (await sql.query<{ name: string; version: number }>('SELECT name, version FROM projection_versions')).map((v) => [
+      v.name,
+      v.version,
+    ]),
+  );
   return Promise.all(
     checkpoints
       .filter((c) => (PROJECTION_NAMES as readonly string[]).includes(c.name))
       .map(async (c) => {
         const lag = await lagAfter(sql, c.position);
+        const r = rebuilds.get(c.name);
+        const elapsed = r ? Date.now() - r.startedAt.getTime() : 0;
         return {
           name: c.name,
           mode: projectionMode(config, c.name),
-          state: c.state,
+          state: r && c.state === 'LIVE' ? 'REBUILDING' : c.state,
+          version: versions.get(c.name) ?? 1,
+          rebuild: r
+            ? {
+                version: r.version,
+                reason: r.reason,
+                processed: r.processed,
+                total: r.totalEvents,
+                etaMs: r.processed
+                  ? Math.round((elapsed / r.processed) * Math.max(0, r.totalEvents - r.processed))
+                  : null,
+                startedAt: r.startedAt,
+              }
+            : null,
           position: encodePosition(c.position),
           lagEvents: lag.events,
           lagMs: lag.ms,

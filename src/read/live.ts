@@ -3,7 +3,13 @@
 // changed after a position, then continues live, with no gap and no duplicate.
 import { FixedBuffer, Repeater } from 'graphql-yoga';
 import type pg from 'pg';
-import { type Bus, CHANNELS, type ChangeMessage, type PositionMessage } from '../bus/bus.ts';
+import {
+  type Bus,
+  CHANNELS,
+  type ChangeMessage,
+  type PositionMessage,
+  type RebuildProgressMessage,
+} from '../bus/bus.ts';
 import { comparePositions, decodePosition, type Position } from '../outbox/position.ts';
 import { ORDER_VIEW_COLUMNS, type OrderView, orderViewFromRow } from './orderList.ts';
 
@@ -128,6 +134,18 @@ export function projectionPositions(bus: Bus, names: string[] | null): Repeater<
     const unsubscribe = await bus.subscribe(CHANNELS.positions, (message) => {
       const m = message as PositionMessage;
       if (!names || names.includes(m.projection)) push(m).catch((error) => stop(error));
+    });
+    await tracked;
+    unsubscribe();
+  }, new FixedBuffer(MAX_BACKLOG));
+}
+
+export function rebuildProgress(bus: Bus, name: string): Repeater<RebuildProgressMessage> {
+  return new Repeater<RebuildProgressMessage>(async (push, stop) => {
+    const tracked = track(stop);
+    const unsubscribe = await bus.subscribe(CHANNELS.rebuildProgress, (message) => {
+      const m = message as RebuildProgressMessage;
+      if (m.projection === name) push(m).catch((error) => stop(error));
     });
     await tracked;
     unsubscribe();

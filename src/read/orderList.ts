@@ -92,6 +92,8 @@ export interface Page<T> {
   nodes: T[];
   cursors: string[];
   hasNextPage: boolean;
+  /** Rows matching the filter (counted only when asked for). */
+  totalCount?: () => Promise<number>;
 }
 
 /** Newest first; keyset pagination on (created_at, order_id), stable under inserts. */
@@ -118,6 +120,12 @@ export async function listOrders(
     params.push(createdAt, isUuid(orderId) ? orderId : '00000000-0000-0000-0000-000000000000');
     where.push(`(created_at, order_id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
   }
+  const filterWhere = [...where];
+  const filterParams = [...params];
+  if (after) {
+    filterWhere.pop();
+    filterParams.splice(-2);
+  }
   params.push(first + 1);
   const { rows } = await pool.query<OrderView>(
     `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view
@@ -131,5 +139,12 @@ export async function listOrders(
     nodes,
     cursors: nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.orderId])),
     hasNextPage: rows.length > first,
+    totalCount: async () =>
+      (
+        await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM order_list_view ${filterWhere.length ? `WHERE ${filterWhere.join(' AND ')}` : ''}`,
+          filterParams,
+        )
+      ).rows[0]!.n,
   };
 }

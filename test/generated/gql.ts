@@ -16,6 +16,10 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 type Documents = {
     "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": typeof types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ResumeProjectionDocument,
+    "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n": typeof types.RebuildDocument,
+    "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n": typeof types.VerifyDocument,
+    "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": typeof types.ReaderDocument,
+    "\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n": typeof types.RebuildStatusDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": typeof types.ProjectionLagDocument,
     "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.OrdersPageDocument,
     "\n  query Search($text: String!, $filters: OrderFilter, $first: Int) {\n    searchOrders(text: $text, filters: $filters, first: $first) {\n      total\n      hits { orderId customerName skus productNames status totalCents }\n      facets { status { status count } amount { key count } createdAt { from to } }\n    }\n  }\n": typeof types.SearchDocument,
@@ -38,6 +42,10 @@ type Documents = {
 const documents: Documents = {
     "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ResumeProjectionDocument,
+    "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n": types.RebuildDocument,
+    "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n": types.VerifyDocument,
+    "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": types.ReaderDocument,
+    "\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n": types.RebuildStatusDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": types.ProjectionLagDocument,
     "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.OrdersPageDocument,
     "\n  query Search($text: String!, $filters: OrderFilter, $first: Int) {\n    searchOrders(text: $text, filters: $filters, first: $first) {\n      total\n      hits { orderId customerName skus productNames status totalCents }\n      facets { status { status count } amount { key count } createdAt { from to } }\n    }\n  }\n": types.SearchDocument,
@@ -80,6 +88,22 @@ export function graphql(source: "\n  query Projections {\n    projections { name
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n"): (typeof documents)["\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n"): (typeof documents)["\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n"): (typeof documents)["\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -1,15 +1,21 @@
 import { authorize } from '../../auth/policy.ts';
+import type { RebuildProgressMessage } from '../../bus/bus.ts';
 import { OUTBOX_CHANNEL } from '../../outbox/append.ts';
 import type { HorizonHolder } from '../../outbox/sequencer.ts';
 import { resumeCheckpoint } from '../../projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../../projections/projection.ts';
+import { startRebuild } from '../../projections/rebuild.ts';
+import { ALL_PROJECTIONS } from '../../projections/registry.ts';
 import { pgSql } from '../../projections/sql.ts';
 import {
   type OutboxStatus,
   outboxStatus,
   type ProjectionStatus,
   projectionStatuses,
+  type RebuildStatus,
 } from '../../projections/status.ts';
+import { type RowDifference, type VerificationReport, verifyProjection } from '../../projections/verify.ts';
+import { rebuildProgress } from '../../read/live.ts';
 import { Forbidden, NotFoundError } from '../../write/errors.ts';
 import { requireAllowed } from '../authorization.ts';
 import { builder } from '../builder.ts';
@@ -27,6 +33,17 @@ const ProjectionStateEnum = builder.enumType('ProjectionState', {
 
 export const ProjectionNameEnum = builder.enumType('ProjectionName', { values: PROJECTION_NAMES });
 
+const RebuildStatusRef = builder.objectRef<RebuildStatus>('RebuildStatus').implement({
+  fields: (t) => ({
+    version: t.exposeInt('version'),
+    reason: t.exposeString('reason'),
+    processed: t.exposeFloat('processed', { description: 'Events applied to the shadow so far.' }),
+    total: t.exposeFloat('total', { description: 'Events in the outbox when the rebuild started.' }),
+    etaMs: t.exposeInt('etaMs', { nullable: true }),
+    startedAt: t.expose('startedAt', { type: 'DateTime' }),
+  }),
+});
+
 const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatus').implement({
   description: 'One read model and where its projection is in the outbox.',
   fields: (t) => ({
@@ -41,6 +58,13 @@ const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatu
     retries: t.exposeInt('retries'),
     eventsApplied: t.exposeFloat('eventsApplied'),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    version: t.exposeInt('version', { description: 'Version of the projection code that built the live read model.' }),
+    rebuild: t.field({
+      type: RebuildStatusRef,
+      nullable: true,
+      description: 'The shadow rebuild in progress, if any (state REBUILDING).',
+      resolve: (p) => p.rebuild,
+    }),
   }),
 });
 
@@ -110,5 +134,104 @@ builder.mutationField('resumeProjection', (t) =>
       if (!status) throw new NotFoundError('Projection', input.name);
       return status;
     },
+  }),
+);
+
+const RebuildProjectionInput = builder.inputType('RebuildProjectionInput', {
+  fields: (t) => ({ name: t.field({ type: ProjectionNameEnum, required: true }) }),
+});
+
+builder.mutationField('rebuildProjection', (t) =>
+  t.field({
+    description:
+      'Admin. Rebuilds the read model from position zero in shadow tables while the live one keeps serving, then swaps it in atomically. Follow it with rebuildProgress or projections.',
+    type: ProjectionStatusRef,
+    errors: resultUnion('rebuildProjection', [NotFoundError, Forbidden]),
+    args: { input: t.arg({ type: RebuildProjectionInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => {
+      if (!ctx.subject) throw new Forbidden();
+      authorize(ctx.subject, 'operateProjections');
+      const projection = ALL_PROJECTIONS.find((p) => p.name === input.name);
+      if (!projection) throw new NotFoundError('Projection', input.name);
+      const { rows } = await ctx.app.pool.query<{ version: number }>(
+        'SELECT version FROM projection_versions WHERE name = $1',
+        [input.name],
+      );
+      await startRebuild(
+        ctx.app.pool,
+        projection,
+        rows[0]?.version ?? projection.version,
+        `requested by ${ctx.subject.sub}`,
+      );
+      const status = (await projectionStatuses(ctx.app.pool, ctx.app.config)).find((p) => p.name === input.name);
+      if (!status) throw new NotFoundError('Projection', input.name);
+      return status;
+    },
+  }),
+);
+
+const FieldDifferenceRef = builder
+  .objectRef<{ field: string; expected: unknown; actual: unknown }>('FieldDifference')
+  .implement({
+    fields: (t) => ({
+      field: t.exposeString('field'),
+      expected: t.string({ description: 'JSON.', resolve: (d) => JSON.stringify(d.expected) }),
+      actual: t.string({ description: 'JSON.', resolve: (d) => JSON.stringify(d.actual) }),
+    }),
+  });
+
+const DifferenceKindEnum = builder.enumType('DifferenceKind', { values: ['MISSING', 'EXTRA', 'DIFFERENT'] as const });
+
+const RowDifferenceRef = builder.objectRef<RowDifference>('RowDifference').implement({
+  fields: (t) => ({
+    table: t.exposeString('table'),
+    key: t.string({ description: 'The row key, as JSON.', resolve: (d) => JSON.stringify(d.key) }),
+    kind: t.field({ type: DifferenceKindEnum, resolve: (d) => d.kind }),
+    fields: t.field({ type: [FieldDifferenceRef], resolve: (d) => d.fields }),
+  }),
+});
+
+const VerificationRef = builder.objectRef<VerificationReport>('VerificationReport').implement({
+  description: 'A read model compared with its recomputation from the write tables.',
+  fields: (t) => ({
+    projection: t.exposeString('projection'),
+    rowsChecked: t.exposeInt('rowsChecked'),
+    differences: t.field({ type: [RowDifferenceRef], description: 'At most 100.', resolve: (r) => r.differences }),
+  }),
+});
+
+builder.queryField('verifyProjection', (t) =>
+  t.field({
+    description:
+      'Admin. Recomputes the read model from the write tables and reports missing, extra and differing rows (by field). Reads only; writes go on. Differences may include events not yet applied: compare when lag is 0.',
+    type: VerificationRef,
+    args: { name: t.arg({ type: ProjectionNameEnum, required: true }) },
+    resolve: (_root, { name }, ctx) => {
+      requireAllowed(ctx, 'operateProjections');
+      return verifyProjection(pgSql(ctx.app.pool), name);
+    },
+  }),
+);
+
+const RebuildProgressRef = builder.objectRef<RebuildProgressMessage>('RebuildProgress').implement({
+  fields: (t) => ({
+    projection: t.exposeString('projection'),
+    processed: t.exposeFloat('processed'),
+    total: t.exposeFloat('total'),
+    etaMs: t.exposeInt('etaMs'),
+    done: t.exposeBoolean('done', { description: 'True once the shadow has been swapped in.' }),
+  }),
+});
+
+builder.subscriptionField('rebuildProgress', (t) =>
+  t.field({
+    description: 'Admin. Progress of a rebuild after each shadow batch, and a final message when it is swapped in.',
+    type: RebuildProgressRef,
+    args: { name: t.arg({ type: ProjectionNameEnum, required: true }) },
+    subscribe: (_root, { name }, ctx) => {
+      requireAllowed(ctx, 'operateProjections');
+      return rebuildProgress(ctx.app.bus, name);
+    },
+    resolve: (m) => m,
   }),
 );

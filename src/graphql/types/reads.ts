@@ -86,16 +86,25 @@ function connection<T>(name: string, node: ObjectRef<any, T>) {
       node: t.field({ type: node, resolve: (e) => e.node as never }),
     }),
   });
-  return builder.objectRef<{ nodes: T[]; cursors: string[]; hasNextPage: boolean }>(`${name}Connection`).implement({
-    fields: (t) => ({
-      edges: t.field({ type: [Edge], resolve: (c) => c.nodes.map((n, i) => ({ cursor: c.cursors[i]!, node: n })) }),
-      nodes: t.field({ type: [node], resolve: (c) => c.nodes as never }),
-      pageInfo: t.field({
-        type: PageInfoRef,
-        resolve: (c) => ({ hasNextPage: c.hasNextPage, endCursor: c.cursors.at(-1) ?? null }),
+  return builder
+    .objectRef<{ nodes: T[]; cursors: string[]; hasNextPage: boolean; totalCount?: () => Promise<number> }>(
+      `${name}Connection`,
+    )
+    .implement({
+      fields: (t) => ({
+        totalCount: t.int({
+          nullable: true,
+          description: 'All rows matching the filter (one extra count query; null where not supported).',
+          resolve: (c) => c.totalCount?.() ?? null,
+        }),
+        edges: t.field({ type: [Edge], resolve: (c) => c.nodes.map((n, i) => ({ cursor: c.cursors[i]!, node: n })) }),
+        nodes: t.field({ type: [node], resolve: (c) => c.nodes as never }),
+        pageInfo: t.field({
+          type: PageInfoRef,
+          resolve: (c) => ({ hasNextPage: c.hasNextPage, endCursor: c.cursors.at(-1) ?? null }),
+        }),
       }),
-    }),
-  });
+    });
 }
 
 const OrderConnection = connection('Order', OrderViewRef);

@@ -1,0 +1,198 @@
+// Zero-downtime rebuild of one read model (see the migration for the layout).
+//
+// The shadow is built by the ordinary engine in "shadow mode": same projection code,
+// same batches, but `SET LOCAL search_path = rebuild_<name>, public` so the projection's
+// unqualified table names resolve to the shadow tables, and its own checkpoint row.
+// When the shadow has caught up, swap() does, in one transaction: lock both checkpoints
+// (the live runner waits), apply whatever the shadow still lacks, move the live tables
+// out of public and the shadow tables in, hand the shadow's projection_customers rows
+// over, and move the live checkpoint to the shadow's position. Queries block for the
+// moment of the swap and then read the new tables; none sees an empty or partial list.
+import type pg from 'pg';
+import { comparePositions } from '../outbox/position.ts';
+import { readCommitted } from '../outbox/sequencer.ts';
+import { lockCheckpoint } from './checkpoints.ts';
+import type { Projection } from './projection.ts';
+import { pgSql, type Sql } from './sql.ts';
+
+export const REBUILD_CHANNEL = 'parallax_rebuild';
+
+export const shadowSchema = (name: string) => `rebuild_${name}`;
+export const shadowCheckpoint = (name: string) => `${name}#rebuild`;
+
+export interface RebuildState {
+  name: string;
+  version: number;
+  reason: string;
+  totalEvents: number;
+  startedAt: Date;
+  processed: number;
+}
+
+export async function rebuildsInProgress(sql: Sql): Promise<RebuildState[]> {
+  const rows = await sql.query<{
+    name: string;
+    version: number;
+    reason: string;
+    total_events: string;
+    started_at: Date;
+    processed: string | null;
+  }>(
+    `SELECT r.name, r.version, r.reason, r.total_events::text AS total_events, r.started_at,
+            c.events_applied::text AS processed
+       FROM projection_rebuilds r LEFT JOIN projection_checkpoints c ON c.name = r.name || '#rebuild'
+      ORDER BY r.name`,
+  );
+  return rows.map((r) => ({
+    name: r.name,
+    version: r.version,
+    reason: r.reason,
+    totalEvents: Number(r.total_events),
+    startedAt: r.started_at,
+    processed: Number(r.processed ?? 0),
+  }));
+}
+
+/**
+ * Starts a rebuild of `projection` into a fresh shadow, unless one is running.
+ * Returns false when one already was.
+ */
+export async function startRebuild(
+  pool: pg.Pool,
+  projection: Projection,
+  version: number,
+  reason: string,
+): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    // Serializes concurrent starts (several projectors at boot, a mutation).
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`rebuild:${projection.name}`]);
+    const inserted = await client.query(
+      `INSERT INTO projection_rebuilds (name, version, reason, total_events)
+       VALUES ($1, $2, $3, (SELECT count(*) FROM outbox))
+       ON CONFLICT (name) DO NOTHING`,
+      [projection.name, version, reason],
+    );
+    if (!inserted.rowCount) {
+      await client.query('ROLLBACK');
+      return false;
+    }
+    const schema = shadowSchema(projection.name);
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await client.query(`CREATE SCHEMA ${schema}`);
+    for (const table of [...projection.tables, 'projection_customers']) {
+      await client.query(`CREATE TABLE ${schema}.${table} (LIKE public.${table} INCLUDING ALL)`);
+    }
+    await client.query(
+      `INSERT INTO projection_checkpoints (name) VALUES ($1)
+       ON CONFLICT (name) DO UPDATE SET tx_id = '0', seq = 0, state = 'LIVE', events_applied = 0, retries = 0,
+         last_error = NULL, error_tx_id = NULL, error_seq = NULL, updated_at = now()`,
+      [shadowCheckpoint(projection.name)],
+    );
+    await client.query(`SELECT pg_notify('${REBUILD_CHANNEL}', $1)`, [projection.name]);
+    await client.query('COMMIT');
+    return true;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Swaps a caught-up shadow in. Returns false (and changes nothing) when another worker
+ * holds either checkpoint right now; the caller tries again on its next idle round.
+ */
+export async function swapIn(pool: pg.Pool, projection: Projection, batchSize: number): Promise<boolean> {
+  const name = projection.name;
+  const schema = shadowSchema(name);
+  const retired = `retired_${name}`;
+  const client = await pool.connect();
+  const sql = pgSql(client);
+  try {
+    await client.query('BEGIN');
+    const live = await lockCheckpoint(sql, name);
+    const shadow = live && (await lockCheckpoint(sql, shadowCheckpoint(name)));
+    if (!live || !shadow) {
+      await client.query('ROLLBACK');
+      return false;
+    }
+    // Whatever the live model has applied and the shadow not yet: apply it to the shadow.
+    let position = shadow.position;
+    let applied = shadow.eventsApplied;
+    await client.query(`SET LOCAL search_path = ${schema}, public`);
+    while (comparePositions(position, live.position) < 0) {
+      const events = (await readCommitted(sql, position, batchSize)).filter(
+        (e) => comparePositions(e.position, live.position) <= 0,
+      );
+      if (!events.length) break;
+      await projection.apply(sql, events);
+      position = events.at(-1)!.position;
+      applied += events.length;
+    }
+    await client.query('SET LOCAL search_path = public');
+    if (comparePositions(position, live.position) < 0) {
+      await client.query('ROLLBACK');
+      return false;
+    }
+    await client.query(`DROP SCHEMA IF EXISTS ${retired} CASCADE`);
+    await client.query(`CREATE SCHEMA ${retired}`);
+    for (const table of projection.tables) {
+      await client.query(`ALTER TABLE public.${table} SET SCHEMA ${retired}`);
+      await client.query(`ALTER TABLE ${schema}.${table} SET SCHEMA public`);
+    }
+    // Events an INLINE projection applied to the old tables must be applied to the new
+    // ones by the engine: forget those marks.
+    await client.query('DELETE FROM projection_inline_applied WHERE projection = $1', [name]);
+    await client.query('DELETE FROM public.projection_customers WHERE projection = $1', [name]);
+    await client.query(
+      `INSERT INTO public.projection_customers SELECT * FROM ${schema}.projection_customers WHERE projection = $1`,
+      [name],
+    );
+    await client.query(
+      `UPDATE projection_checkpoints SET tx_id = $2::xid8, seq = $3::bigint, events_applied = $4::bigint, updated_at = now()
+        WHERE name = $1`,
+      [name, position.txId.toString(), position.seq.toString(), applied],
+    );
+    await client.query('DELETE FROM projection_checkpoints WHERE name = $1', [shadowCheckpoint(name)]);
+    await client.query(
+      `INSERT INTO projection_versions (name, version)
+       SELECT name, version FROM projection_rebuilds WHERE name = $1
+       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version`,
+      [name],
+    );
+    await client.query('DELETE FROM projection_rebuilds WHERE name = $1', [name]);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+  // Queries that were waiting on the old tables have re-resolved to the new ones; the
+  // drop waits for any still reading the old ones.
+  await pool.query(`DROP SCHEMA IF EXISTS ${retired} CASCADE`);
+  await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  return true;
+}
+
+/** Starts rebuilds for projections whose code version differs from the live read model's. */
+export async function rebuildOutdated(pool: pg.Pool, projections: Projection[]): Promise<string[]> {
+  const { rows } = await pool.query<{ name: string; version: number }>('SELECT name, version FROM projection_versions');
+  const live = new Map(rows.map((r) => [r.name, r.version]));
+  const started: string[] = [];
+  for (const p of projections) {
+    const current = live.get(p.name);
+    if (current === undefined) {
+      await pool.query('INSERT INTO projection_versions (name, version) VALUES ($1, $2) ON CONFLICT DO NOTHING', [
+        p.name,
+        p.version,
+      ]);
+    } else if (current !== p.version && (await startRebuild(pool, p, p.version, `version ${current} → ${p.version}`))) {
+      started.push(p.name);
+    }
+  }
+  return started;
+}
