@@ -1,3 +1,5 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNELS, type RebuildProgressMessage } from '../../src/bus/bus.ts';
 import type { StoredEvent } from '../../src/outbox/append.ts';
@@ -199,5 +201,47 @@ describe('a projector killed in the middle of a rebuild', () => {
       second.child.kill('SIGTERM');
       await second.exited;
     }
+  });
+});
+
+describe('npm run cli -- projections', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+    const catalogue = await givenCatalogue(t.app, 2, 2);
+    await runWorkload(t.app, catalogue, { writers: 1, commandsPerWriter: 20 });
+    await t.startEngine();
+    await caughtUp(t.pool);
+  });
+  afterAll(async () => t.close());
+
+  // Asynchronous: the engine building the rebuild runs in this very process.
+  function cli(...args: string[]): Promise<{ status: number; stdout: string }> {
+    return new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'scripts/cli.ts', ...args],
+        { cwd: join(import.meta.dirname, '../..'), env: { ...process.env, DATABASE_URL: t.databaseUrl }, timeout: 60_000 },
+        (error, stdout) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout }),
+      );
+    });
+  }
+
+  it('verify exits 0 on a clean read model and 1, naming the row, on a tampered one', async () => {
+    const clean = await cli('projections', 'verify', 'order_analytics');
+    expect(clean.stdout).toMatch(/order_analytics: \d+ rows checked, 0 differences/);
+    expect(clean.status).toBe(0);
+    await t.pool.query("UPDATE order_analytics SET order_count = order_count + 5 WHERE status = 'PENDING'");
+    const tampered = await cli('projections', 'verify', 'order_analytics');
+    expect(tampered.status).toBe(1);
+    expect(tampered.stdout).toContain('DIFFERENT order_analytics');
+    expect(tampered.stdout).toContain('order_count');
+  });
+
+  it('rebuild starts a rebuild and follows it until it is swapped in', async () => {
+    const result = await cli('projections', 'rebuild', 'order_analytics');
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain('order_analytics rebuilt and swapped in');
+    expect((await cli('projections', 'verify', 'order_analytics')).status).toBe(0);
   });
 });
