@@ -5,9 +5,10 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { catchUpBenchmark, lagBenchmark, notifyBenchmark } from './projections.ts';
 import { fanOutBenchmark, readBenchmark } from './reads.ts';
+import { replayBenchmark } from './replay.ts';
 import { type Benchmark, machine, startBenchServer } from './support.ts';
 
-const ALL: Benchmark[] = [notifyBenchmark, lagBenchmark, catchUpBenchmark, readBenchmark, fanOutBenchmark];
+const ALL: Benchmark[] = [notifyBenchmark, lagBenchmark, catchUpBenchmark, replayBenchmark, readBenchmark, fanOutBenchmark];
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');

@@ -2,7 +2,7 @@
 // preview of its first three lines.
 import type { StoredEvent } from '../outbox/append.ts';
 import type { OrderEvent, OrderLine } from '../write/order/events.ts';
-import { applyCustomerEvent, customerFacts, isCustomerEvent } from './customers.ts';
+import { applyCustomerEvent, isCustomerEvent } from './customers.ts';
 import type { Projection } from './projection.ts';
 import type { Sql } from './sql.ts';
 
@@ -26,19 +26,21 @@ async function applyOrderEvent(sql: Sql, e: StoredEvent<OrderEvent>): Promise<vo
   switch (event.type) {
     case 'OrderCreated': {
       const { data } = event;
-      const customer = await customerFacts(sql, NAME, data.customerId);
       const summary = {
         orderId: data.orderId,
         status: 'PENDING',
         totalCents: data.totalCents,
         itemCount: data.items.reduce((n, l) => n + l.quantity, 0),
         lineCount: data.items.length,
-        customerName: customer.name,
         updatedAt: data.createdAt,
       };
+      // The customer's name comes from this projection's own copy, in the same statement.
       await sql.execute(
         `INSERT INTO customer_order_history (customer_id, order_id, created_at, summary, items_preview, version)
-         VALUES ($1::uuid, $2::uuid, $3::timestamptz, $4::jsonb, $5::jsonb, $6::int)
+         SELECT $1::uuid, $2::uuid, $3::timestamptz,
+                $4::jsonb || jsonb_build_object('customerName',
+                  (SELECT name FROM projection_customers WHERE projection = '${NAME}' AND customer_id = $1::uuid)),
+                $5::jsonb, $6::int
          ON CONFLICT (customer_id, order_id) DO NOTHING`,
         [
           data.customerId,

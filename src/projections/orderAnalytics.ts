@@ -32,14 +32,22 @@ async function applyOrderEvent(sql: Sql, e: StoredEvent<OrderEvent>): Promise<vo
     case 'OrderCreated': {
       const { data } = event;
       const items = data.items.reduce((n, l) => n + l.quantity, 0);
-      const rows = await sql.query<{ day: string }>(
-        `INSERT INTO order_analytics_orders (order_id, day, status, total_cents, items, version)
-         VALUES ($1::uuid, ($2::timestamptz AT TIME ZONE 'UTC')::date, 'PENDING', $3::bigint, $4::int, $5::int)
-         ON CONFLICT (order_id) DO NOTHING
-         RETURNING day::text AS day`,
+      // One statement: remember the order, count it in its bucket only if it is new.
+      await sql.execute(
+        `WITH inserted AS (
+           INSERT INTO order_analytics_orders (order_id, day, status, total_cents, items, version)
+           VALUES ($1::uuid, ($2::timestamptz AT TIME ZONE 'UTC')::date, 'PENDING', $3::bigint, $4::int, $5::int)
+           ON CONFLICT (order_id) DO NOTHING
+           RETURNING day
+         )
+         INSERT INTO order_analytics (day, status, order_count, revenue_cents, items_sold)
+         SELECT day, 'PENDING', 1, $3::bigint, $4::int FROM inserted
+         ON CONFLICT (day, status) DO UPDATE
+           SET order_count = order_analytics.order_count + 1,
+               revenue_cents = order_analytics.revenue_cents + EXCLUDED.revenue_cents,
+               items_sold = order_analytics.items_sold + EXCLUDED.items_sold`,
         [data.orderId, data.createdAt, data.totalCents, items, e.aggregateVersion],
       );
-      if (rows[0]) await addToBucket(sql, rows[0].day, 'PENDING', 1, data.totalCents, items);
       return;
     }
     case 'OrderItemAdded': {

@@ -3,7 +3,7 @@
 import type { StoredEvent } from '../outbox/append.ts';
 import { comparePositions, type Position } from '../outbox/position.ts';
 import type { OrderEvent, OrderLine } from '../write/order/events.ts';
-import { applyCustomerEvent, customerFacts, isCustomerEvent } from './customers.ts';
+import { applyCustomerEvent, isCustomerEvent } from './customers.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
 import type { Sql } from './sql.ts';
 
@@ -45,29 +45,44 @@ async function applyOrderEvent(sql: Sql, e: StoredEvent<OrderEvent>): Promise<Re
   switch (event.type) {
     case 'OrderCreated': {
       const { data } = event;
-      const customer = await customerFacts(sql, NAME, data.customerId);
-      const rows = await sql.query(
-        `INSERT INTO order_list_view (order_id, customer_id, customer_name, customer_email, status, total_cents,
-                                      item_count, line_count, version, created_at, updated_at, position_tx_id, position_seq)
-         VALUES ($1::uuid, $2::uuid, $3, $4, 'PENDING', $5::bigint, $6::int, $7::int, $8::int, $9::timestamptz,
-                 $9::timestamptz, $10::xid8, $11::bigint)
-         ON CONFLICT (order_id) DO NOTHING
-         RETURNING ${COLUMNS}`,
+      const lines = data.items;
+      // One statement: customer facts, the row and its lines (lines only if the row is new).
+      return sql.query(
+        `WITH customer AS (
+           SELECT name, email FROM projection_customers WHERE projection = '${NAME}' AND customer_id = $2::uuid
+         ), inserted AS (
+           INSERT INTO order_list_view (order_id, customer_id, customer_name, customer_email, status, total_cents,
+                                        item_count, line_count, version, created_at, updated_at, position_tx_id, position_seq)
+           SELECT $1::uuid, $2::uuid, (SELECT name FROM customer), (SELECT email FROM customer), 'PENDING', $3::bigint,
+                  $4::int, $5::int, $6::int, $7::timestamptz, $7::timestamptz, $8::xid8, $9::bigint
+           ON CONFLICT (order_id) DO NOTHING
+           RETURNING ${COLUMNS}
+         ), lines AS (
+           INSERT INTO order_list_view_items (order_id, line_no, product_id, sku, product_name, quantity, unit_price_cents)
+           SELECT $1::uuid, l.line_no, l.product_id, l.sku, l.product_name, l.quantity, l.unit_price_cents
+             FROM unnest($10::int[], $11::uuid[], $12::text[], $13::text[], $14::int[], $15::int[])
+                  AS l(line_no, product_id, sku, product_name, quantity, unit_price_cents)
+            WHERE EXISTS (SELECT 1 FROM inserted)
+           ON CONFLICT (order_id, line_no) DO NOTHING
+         )
+         SELECT * FROM inserted`,
         [
           data.orderId,
           data.customerId,
-          customer.name,
-          customer.email,
           data.totalCents,
-          data.items.reduce((n, l) => n + l.quantity, 0),
-          data.items.length,
+          lines.reduce((n, l) => n + l.quantity, 0),
+          lines.length,
           e.aggregateVersion,
           data.createdAt,
           ...pos,
+          lines.map((l) => l.lineNo),
+          lines.map((l) => l.productId),
+          lines.map((l) => l.sku),
+          lines.map((l) => l.productName),
+          lines.map((l) => l.quantity),
+          lines.map((l) => l.unitPriceCents),
         ],
       );
-      if (rows.length) await insertItems(sql, data.orderId, data.items);
-      return rows;
     }
     case 'OrderItemAdded': {
       const { item } = event.data;

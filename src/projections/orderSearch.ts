@@ -2,76 +2,68 @@
 // generated column, so every update re-indexes), facet columns, and autocomplete terms.
 import type { StoredEvent } from '../outbox/append.ts';
 import type { OrderEvent } from '../write/order/events.ts';
-import { applyCustomerEvent, customerFacts, isCustomerEvent } from './customers.ts';
+import { applyCustomerEvent, isCustomerEvent } from './customers.ts';
 import type { Projection } from './projection.ts';
 import type { Sql } from './sql.ts';
 
 const NAME = 'order_search';
-
-async function addTerms(sql: Sql, orderId: string, kind: string, terms: (string | null)[]): Promise<void> {
-  const present = terms.filter((t): t is string => !!t);
-  if (!present.length) return;
-  await sql.execute(
-    `INSERT INTO order_search_terms (order_id, kind, term)
-     SELECT $1::uuid, $2, t FROM unnest($3::text[]) AS t
-     ON CONFLICT DO NOTHING`,
-    [orderId, kind, present],
-  );
-}
 
 async function applyOrderEvent(sql: Sql, e: StoredEvent<OrderEvent>): Promise<void> {
   const { event } = e;
   switch (event.type) {
     case 'OrderCreated': {
       const { data } = event;
-      const customer = await customerFacts(sql, NAME, data.customerId);
-      const inserted = await sql.execute(
-        `INSERT INTO order_search (order_id, customer_id, customer_name, status, total_cents, item_count, created_at,
-                                   skus, product_names, version)
-         VALUES ($1::uuid, $2::uuid, $3, 'PENDING', $4::bigint, $5::int, $6::timestamptz, $7::text[], $8::text[], $9::int)
-         ON CONFLICT (order_id) DO NOTHING`,
+      const kinds = [...data.items.map(() => 'product'), ...data.items.map(() => 'sku')];
+      const terms = [...data.items.map((l) => l.productName), ...data.items.map((l) => l.sku)];
+      // One statement: customer facts, the search row, and its autocomplete terms.
+      await sql.execute(
+        `WITH inserted AS (
+           INSERT INTO order_search (order_id, customer_id, customer_name, status, total_cents, item_count, created_at,
+                                     skus, product_names, version)
+           SELECT $1::uuid, $2::uuid,
+                  (SELECT name FROM projection_customers WHERE projection = '${NAME}' AND customer_id = $2::uuid),
+                  'PENDING', $3::bigint, $4::int, $5::timestamptz, $6::text[], $7::text[], $8::int
+           ON CONFLICT (order_id) DO NOTHING
+           RETURNING order_id, customer_name
+         )
+         INSERT INTO order_search_terms (order_id, kind, term)
+         SELECT i.order_id, t.kind, t.term
+           FROM inserted i
+           CROSS JOIN LATERAL (
+             SELECT 'customer', i.customer_name WHERE i.customer_name IS NOT NULL
+             UNION ALL SELECT * FROM unnest($9::text[], $10::text[])
+           ) AS t(kind, term)
+         ON CONFLICT DO NOTHING`,
         [
           data.orderId,
           data.customerId,
-          customer.name,
           data.totalCents,
           data.items.reduce((n, l) => n + l.quantity, 0),
           data.createdAt,
           data.items.map((l) => l.sku),
           data.items.map((l) => l.productName),
           e.aggregateVersion,
+          kinds,
+          terms,
         ],
       );
-      if (inserted) {
-        await addTerms(sql, data.orderId, 'customer', [customer.name]);
-        await addTerms(
-          sql,
-          data.orderId,
-          'product',
-          data.items.map((l) => l.productName),
-        );
-        await addTerms(
-          sql,
-          data.orderId,
-          'sku',
-          data.items.map((l) => l.sku),
-        );
-      }
       return;
     }
     case 'OrderItemAdded': {
       const { item } = event.data;
-      const updated = await sql.execute(
-        `UPDATE order_search
-            SET total_cents = $2::bigint, item_count = item_count + $3::int, skus = array_append(skus, $4::text),
-                product_names = array_append(product_names, $5::text), version = $6::int
-          WHERE order_id = $1::uuid AND version = $6::int - 1`,
+      await sql.execute(
+        `WITH updated AS (
+           UPDATE order_search
+              SET total_cents = $2::bigint, item_count = item_count + $3::int, skus = array_append(skus, $4::text),
+                  product_names = array_append(product_names, $5::text), version = $6::int
+            WHERE order_id = $1::uuid AND version = $6::int - 1
+           RETURNING order_id
+         )
+         INSERT INTO order_search_terms (order_id, kind, term)
+         SELECT u.order_id, t.kind, t.term FROM updated u, (VALUES ('product', $5::text), ('sku', $4::text)) AS t(kind, term)
+         ON CONFLICT DO NOTHING`,
         [event.data.orderId, event.data.totalCents, item.quantity, item.sku, item.productName, e.aggregateVersion],
       );
-      if (updated) {
-        await addTerms(sql, event.data.orderId, 'product', [item.productName]);
-        await addTerms(sql, event.data.orderId, 'sku', [item.sku]);
-      }
       return;
     }
     case 'OrderStatusChanged':

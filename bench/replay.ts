@@ -1,0 +1,85 @@
+// replay: how fast each projection rebuilds from position zero over a large outbox
+// (200,000 events; --smoke: 4,000), next to the sustained command rate measured by
+// the catch-up benchmark. The outbox is generated in bulk with SQL (same event shapes
+// and mix as the commands produce: orders with 1-3 lines, items added, status changes,
+// renames), because producing 200,000 events through commands would take longer than
+// the rest of the suite.
+import pg from 'pg';
+import { ALL_PROJECTIONS } from '../src/projections/registry.ts';
+import { createEngine } from '../src/runtime.ts';
+import { type Benchmark, benchApp, closeApp, freshDatabase } from './support.ts';
+
+async function generate(url: string, events: number): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const customers = 1000;
+  const orders = Math.floor(events * 0.6);
+  const items = Math.floor(events * 0.15);
+  const statuses = Math.floor(events * 0.2);
+  const renames = events - customers - orders - items - statuses;
+  await client.query('BEGIN');
+  await client.query(`CREATE TEMP TABLE c AS SELECT i, gen_random_uuid() AS id FROM generate_series(1, ${customers}) i`);
+  await client.query(`CREATE TEMP TABLE o AS SELECT i, gen_random_uuid() AS id, 1 + i % ${customers} AS c FROM generate_series(1, ${orders}) i`);
+  await client.query(`
+    INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload, occurred_at)
+    SELECT gen_random_uuid(), 'CustomerCreated', 'Customer', c.id, 1,
+           jsonb_build_object('customerId', c.id, 'name', 'Customer ' || c.i, 'email', 'c' || c.i || '@example.com'), now()
+      FROM c ORDER BY c.i`);
+  const line = (n: string) =>
+    `jsonb_build_object('lineNo', ${n}, 'productId', '00000000-0000-0000-0000-00000000000' || (${n} % 9), 'sku', 'SKU-' || (o.i % 50),
+      'productName', 'Product ' || (o.i % 50), 'quantity', 1 + o.i % 4, 'unitPriceCents', 100 + o.i % 900)`;
+  await client.query(`
+    INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload, occurred_at)
+    SELECT gen_random_uuid(), 'OrderCreated', 'Order', o.id, 1,
+           jsonb_build_object('orderId', o.id, 'customerId', c.id, 'totalCents', 1000 + o.i % 5000,
+             'createdAt', to_char(now() - (o.i % 30) * interval '1 day', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+             'items', CASE WHEN o.i % 3 = 0 THEN jsonb_build_array(${line('1')}, ${line('2')}) ELSE jsonb_build_array(${line('1')}) END),
+           now()
+      FROM o JOIN c ON c.i = o.c ORDER BY o.i`);
+  await client.query(`
+    INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload, occurred_at)
+    SELECT gen_random_uuid(), 'OrderItemAdded', 'Order', o.id, 2,
+           jsonb_build_object('orderId', o.id, 'totalCents', 5000 + o.i % 5000, 'item', ${line('3')}), now()
+      FROM o WHERE o.i <= ${items} ORDER BY o.i`);
+  await client.query(`
+    INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload, occurred_at)
+    SELECT gen_random_uuid(), 'OrderStatusChanged', 'Order', o.id, CASE WHEN o.i <= ${items} THEN 3 ELSE 2 END,
+           jsonb_build_object('orderId', o.id, 'from', 'PENDING', 'to', 'CONFIRMED'), now()
+      FROM o WHERE o.i > ${orders} - ${statuses} OR o.i <= ${Math.max(0, statuses - (orders - statuses))} ORDER BY o.i LIMIT ${statuses}`);
+  await client.query(`
+    INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload, occurred_at)
+    SELECT gen_random_uuid(), 'CustomerRenamed', 'Customer', c.id, 2,
+           jsonb_build_object('customerId', c.id, 'name', 'Renamed ' || c.i), now()
+      FROM c ORDER BY c.i LIMIT ${Math.max(0, renames)}`);
+  await client.query('COMMIT');
+  const total = Number((await client.query('SELECT count(*) FROM outbox')).rows[0].count);
+  await client.end();
+  return total;
+}
+
+export const replayBenchmark: Benchmark = {
+  name: 'replay',
+  description: 'rebuild speed (events/s) of each projection from position zero over a generated outbox',
+  async run({ server, smoke }) {
+    const url = await freshDatabase(server);
+    const events = await generate(url, smoke ? 4_000 : 200_000);
+    const perProjection: Record<string, { seconds: number; eventsPerSecond: number }> = {};
+    for (const projection of ALL_PROJECTIONS) {
+      const app = benchApp(url, { PROJECTION_BATCH_SIZE: '1000' });
+      app.engine = createEngine(app, url, { projections: [projection] });
+      const t0 = performance.now();
+      await app.engine.start();
+      for (;;) {
+        const { rows } = await app.pool.query('SELECT events_applied::int AS n FROM projection_checkpoints WHERE name = $1', [
+          projection.name,
+        ]);
+        if ((rows[0]?.n ?? 0) >= events) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      perProjection[projection.name] = { seconds: Math.round(seconds * 10) / 10, eventsPerSecond: Math.round(events / seconds) };
+      await closeApp(app);
+    }
+    return { events, batchSize: 1000, perProjection };
+  },
+};
