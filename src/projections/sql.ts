@@ -2,6 +2,7 @@
 // client (the engine's batch transaction) and over a Prisma transaction (INLINE mode,
 // inside the command's own transaction). Projections cast int8 results to int or text
 // in SQL, because the two drivers return int8 differently.
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { TransactionClient } from '../db/prisma.ts';
 
@@ -11,13 +12,30 @@ export interface Sql {
   execute(text: string, params?: unknown[]): Promise<number>;
 }
 
+const statementNames = new Map<string, string>();
+
+/**
+ * Projection SQL is a small, fixed set of statements run over and over: each runs as a
+ * named prepared statement, so PostgreSQL parses and plans it once per connection.
+ * (PostgreSQL re-analyzes a prepared statement when search_path or a table it uses
+ * changes, so shadow rebuilds and swaps stay correct.)
+ */
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `px_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values };
+}
+
 export function pgSql(client: pg.ClientBase | pg.Pool): Sql {
   return {
     async query<R>(text: string, params: unknown[] = []) {
-      return (await client.query(text, params)).rows as R[];
+      return (await client.query(prepared(text, params))).rows as R[];
     },
     async execute(text: string, params: unknown[] = []) {
-      return (await client.query(text, params)).rowCount ?? 0;
+      return (await client.query(prepared(text, params))).rowCount ?? 0;
     },
   };
 }
