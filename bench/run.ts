@@ -8,7 +8,14 @@ import { fanOutBenchmark, readBenchmark } from './reads.ts';
 import { replayBenchmark } from './replay.ts';
 import { type Benchmark, machine, startBenchServer } from './support.ts';
 
-const ALL: Benchmark[] = [notifyBenchmark, lagBenchmark, catchUpBenchmark, replayBenchmark, readBenchmark, fanOutBenchmark];
+const ALL: Benchmark[] = [
+  notifyBenchmark,
+  lagBenchmark,
+  catchUpBenchmark,
+  replayBenchmark,
+  readBenchmark,
+  fanOutBenchmark,
+];
 
 const args = process.argv.slice(2);
 const smoke = args.includes('--smoke');
@@ -39,6 +46,11 @@ try {
 // A run of some benchmarks updates their rows and keeps the others'.
 const file = join(import.meta.dirname, 'results.json');
 const previous = JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as { results?: Record<string, unknown> };
-const report = { date: new Date().toISOString(), smoke, machine: machine(server), results: { ...previous.results, ...results } };
+const report = {
+  date: new Date().toISOString(),
+  smoke,
+  machine: machine(server),
+  results: { ...previous.results, ...results },
+};
 if (!smoke) await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
 console.log(`\n${smoke ? 'smoke run: results.json not written' : 'wrote bench/results.json'}`);

@@ -60,20 +60,31 @@ try {
   if (command === 'status') {
     for (const s of await projectionStatuses(pool, loadConfig())) {
       const rebuild = s.rebuild ? ` rebuild ${s.rebuild.processed}/${s.rebuild.total}` : '';
-      console.log(`${s.name.padEnd(24)} ${s.state.padEnd(10)} v${s.version} lag ${s.lagEvents} events / ${s.lagMs} ms${rebuild}`);
+      console.log(
+        `${s.name.padEnd(24)} ${s.state.padEnd(10)} v${s.version} lag ${s.lagEvents} events / ${s.lagMs} ms${rebuild}`,
+      );
     }
   } else if (command === 'verify') {
     const report = await verifyProjection(pgSql(pool), name as ProjectionName);
     console.log(`${report.projection}: ${report.rowsChecked} rows checked, ${report.differences.length} differences`);
     for (const d of report.differences) {
-      const fields = d.fields.map((f) => `${f.field}: expected ${JSON.stringify(f.expected)}, found ${JSON.stringify(f.actual)}`);
+      const fields = d.fields.map(
+        (f) => `${f.field}: expected ${JSON.stringify(f.expected)}, found ${JSON.stringify(f.actual)}`,
+      );
       console.log(`  ${d.kind} ${d.table} ${JSON.stringify(d.key)}${fields.length ? ` — ${fields.join('; ')}` : ''}`);
     }
     if (report.differences.length) exitCode = 1;
   } else {
     const projection = ALL_PROJECTIONS.find((p) => p.name === name)!;
-    const { rows } = await pool.query<{ version: number }>('SELECT version FROM projection_versions WHERE name = $1', [name]);
-    const started = await startRebuild(pool, projection, rows[0]?.version ?? projection.version, 'requested from the CLI');
+    const { rows } = await pool.query<{ version: number }>('SELECT version FROM projection_versions WHERE name = $1', [
+      name,
+    ]);
+    const started = await startRebuild(
+      pool,
+      projection,
+      rows[0]?.version ?? projection.version,
+      'requested from the CLI',
+    );
     console.log(started ? `rebuilding ${name}; a running projector builds it` : `${name} is already rebuilding`);
     for (;;) {
       const state = (await rebuildsInProgress(pgSql(pool))).find((r) => r.name === name);

@@ -6,6 +6,8 @@ import type { TokenService } from './auth/jwt.ts';
 import type { Bus } from './bus/bus.ts';
 import type { Config } from './config.ts';
 import type { PrismaClient } from './db/prisma.ts';
+import type { Metrics } from './observability/metrics.ts';
+import type { OutboxNotifier } from './outbox/notifier.ts';
 import type { ProjectionEngine } from './projections/engine.ts';
 import type { PositionWatcher } from './read/consistency.ts';
 import type { CommandHooks } from './write/command.ts';
@@ -17,7 +19,12 @@ export interface App {
   tokens: TokenService;
   log: Logger;
   hooks: CommandHooks;
+  /** Counts failed publishes (see observability/bus.ts). */
   bus: Bus;
+  /** Wakes projection engines in other processes after commits. */
+  notifier: OutboxNotifier;
+  /** This process's Prometheus metrics (/metrics). */
+  metrics: Metrics;
   /** Present where this process runs the projection engine (ROLE all or projector). */
   engine?: ProjectionEngine;
   /** Present where this process serves GraphQL: read-your-writes waits. */

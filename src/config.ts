@@ -20,12 +20,18 @@ export interface Config {
   poolSize: number;
   projectionBatchSize: number;
   projectionPollMs: number;
-  /** NOTIFY the projection engines in each command's transaction (else they poll). */
-  outboxNotify: boolean;
+  /**
+   * How commands wake projection engines in other processes: 'after-commit' (one
+   * coalesced NOTIFY per few ms, outside the command transactions; default),
+   * 'transaction' (a NOTIFY inside each command transaction) or 'off' (engines poll).
+   */
+  outboxNotify: 'after-commit' | 'transaction' | 'off';
   /** A projector that stops renewing loses its projections after this long. */
   projectionLeaseMs: number;
   /** off: every projector runs every projection, kept apart only by the checkpoint lock. */
   projectionLeases: boolean;
+  /** /ready fails while any projection's lag (age of its oldest unapplied event) exceeds this. */
+  readyMaxLagMs: number;
 }
 
 export class ConfigError extends Error {
@@ -56,6 +62,14 @@ function parseModes(raw: string | undefined): Record<string, ProjectionMode> {
   return modes;
 }
 
+function notifyMode(raw: string | undefined): Config['outboxNotify'] {
+  const value = raw ?? 'after-commit';
+  if (value !== 'after-commit' && value !== 'transaction' && value !== 'off') {
+    throw new ConfigError(`OUTBOX_NOTIFY must be after-commit, transaction or off, got "${raw}"`);
+  }
+  return value;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const role = (env.ROLE ?? 'all') as Role;
   if (!['api', 'projector', 'all'].includes(role)) {
@@ -84,9 +98,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolSize: intFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
     projectionPollMs: intFrom(env, 'PROJECTION_POLL_MS', 1000, 10, 60_000),
-    outboxNotify: (env.OUTBOX_NOTIFY ?? 'on') !== 'off',
+    outboxNotify: notifyMode(env.OUTBOX_NOTIFY),
     projectionLeaseMs: intFrom(env, 'PROJECTION_LEASE_MS', 5000, 300, 600_000),
     projectionLeases: (env.PROJECTION_LEASES ?? 'on') !== 'off',
+    readyMaxLagMs: intFrom(env, 'READY_MAX_LAG_MS', 60_000, 0, 86_400_000),
   };
 }
 

@@ -2,13 +2,14 @@
 // projection engine).
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import pino from 'pino';
 import { TokenService } from './auth/jwt.ts';
 import { createMemoryBus } from './bus/memory.ts';
 import { createRedisBus } from './bus/redis.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
+import { createLogger } from './observability/logger.ts';
+import { startTracing } from './observability/tracing.ts';
 import { PositionWatcher } from './read/consistency.ts';
 import { completeAllStreams } from './read/live.ts';
 import { commandContextFor, createApp, createEngine } from './runtime.ts';
@@ -18,7 +19,8 @@ import { attachWebSocket } from './server/ws.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = pino({ level: config.logLevel, base: { role: config.role } });
+  const log = createLogger(config, { role: config.role });
+  const stopTracing = await startTracing(process.env, log, { 'parallax.role': config.role });
   const devMode = config.nodeEnv !== 'production';
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
   const db = await openDatabase(config, log);
@@ -30,6 +32,7 @@ async function main(): Promise<void> {
   }
   const app = createApp({ config, pool: db.pool, log, tokens: new TokenService(jwtSecret), bus });
   const { prisma } = app;
+  app.metrics.collectProcessMetrics();
 
   // The demo data is for the embedded default only; a given DATABASE_URL is left as it is.
   if (db.embedded && (await seedIfEmpty(commandContextFor(app, SEED_ADMIN)))) {
@@ -53,38 +56,10 @@ async function main(): Promise<void> {
     : undefined;
   const server = createHttpServer(app, {
     yoga,
-    ready: () => readiness(db.pool),
+    ready: () => readiness(db.pool, { maxLagMs: config.readyMaxLagMs }),
   });
   const ws = yoga ? attachWebSocket(app, server, yoga) : undefined;
-  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
-
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://localhost:${port}/graphql`;
-  if (!config.jwtSecret) {
-    const firstCustomer = await prisma.customer.findFirst({ where: { erasedAt: null }, orderBy: { createdAt: 'asc' } });
-    const lines = [
-      '',
-      `Parallax (${config.role}) on ${db.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}`,
-      withGraphQL
-        ? `GraphiQL: ${url}  (opens with the admin token in its headers)`
-        : `health: http://localhost:${port}/health`,
-      'JWT_SECRET is random for this start; sample tokens (Authorization: Bearer <token>):',
-      `  admin:    ${adminToken}`,
-      `  support:  ${await app.tokens.sign({ sub: 'support', role: 'support' })}`,
-    ];
-    if (firstCustomer) {
-      const token = await app.tokens.sign({
-        sub: `customer:${firstCustomer.id}`,
-        role: 'customer',
-        customerId: firstCustomer.id,
-      });
-      lines.push(`  customer: ${token}  (${firstCustomer.name}, ${firstCustomer.id})`);
-    }
-    console.log(`${lines.join('\n')}\n`);
-  } else {
-    log.info({ url, port }, 'listening');
-  }
-
+  // Handlers first: a signal that arrives as soon as the port answers still stops cleanly.
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -102,10 +77,40 @@ async function main(): Promise<void> {
     await bus.close();
     await prisma.$disconnect();
     await db.close();
+    await stopTracing();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://localhost:${port}/graphql`;
+  if (!config.jwtSecret) {
+    const firstCustomer = await prisma.customer.findFirst({ where: { erasedAt: null }, orderBy: { createdAt: 'asc' } });
+    const lines = [
+      '',
+      `Parallax (${config.role}) on ${db.embedded ? 'embedded PostgreSQL' : 'DATABASE_URL'}`,
+      withGraphQL
+        ? `GraphiQL: ${url}  (opens with the admin token in its headers)`
+        : `health: http://localhost:${port}/health`,
+      `metrics: http://localhost:${port}/metrics${withGraphQL ? `  ops page: http://localhost:${port}/ops (paste the admin token)` : ''}`,
+      'JWT_SECRET is random for this start; sample tokens (Authorization: Bearer <token>):',
+      `  admin:    ${adminToken}`,
+      `  support:  ${await app.tokens.sign({ sub: 'support', role: 'support' })}`,
+    ];
+    if (firstCustomer) {
+      const token = await app.tokens.sign({
+        sub: `customer:${firstCustomer.id}`,
+        role: 'customer',
+        customerId: firstCustomer.id,
+      });
+      lines.push(`  customer: ${token}  (${firstCustomer.name}, ${firstCustomer.id})`);
+    }
+    console.log(`${lines.join('\n')}\n`);
+  } else {
+    log.info({ url, port }, 'listening');
+  }
 }
 
 main().catch((error) => {

@@ -1,6 +1,7 @@
 // Assembly shared by main.ts and the tests: the App services and the engine.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { Context as TraceContext } from '@opentelemetry/api';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { App } from './app.ts';
@@ -9,6 +10,9 @@ import type { Subject } from './auth/subject.ts';
 import type { Bus } from './bus/bus.ts';
 import { type Config, projectionMode } from './config.ts';
 import { createPrisma } from './db/prisma.ts';
+import { instrumentBus } from './observability/bus.ts';
+import { Metrics } from './observability/metrics.ts';
+import { OutboxNotifier } from './outbox/notifier.ts';
 import { type EngineOptions, ProjectionEngine } from './projections/engine.ts';
 import { inlineProjectionsHook } from './projections/inline.ts';
 import type { Projection } from './projections/projection.ts';
@@ -25,13 +29,16 @@ export function createApp(parts: {
 }): App {
   const projections = parts.projections ?? ALL_PROJECTIONS;
   const inline = projections.filter((p) => projectionMode(parts.config, p.name) === 'INLINE');
+  const metrics = new Metrics(parts.pool, parts.config);
   return {
     config: parts.config,
     pool: parts.pool,
     prisma: createPrisma(parts.pool),
     tokens: parts.tokens,
     log: parts.log,
-    bus: parts.bus,
+    bus: instrumentBus(parts.bus, metrics),
+    metrics,
+    notifier: new OutboxNotifier(parts.pool),
     hooks: { afterAppend: inline.length ? [inlineProjectionsHook(inline)] : [] },
   };
 }
@@ -39,13 +46,14 @@ export function createApp(parts: {
 export function createEngine(
   app: App,
   databaseUrl: string,
-  options: Partial<Omit<EngineOptions, 'pool' | 'databaseUrl' | 'log' | 'bus'>> = {},
+  options: Partial<Omit<EngineOptions, 'pool' | 'databaseUrl' | 'log' | 'bus' | 'metrics'>> = {},
 ): ProjectionEngine {
   return new ProjectionEngine({
     pool: app.pool,
     databaseUrl,
     log: app.log,
     bus: app.bus,
+    metrics: app.metrics,
     projections: ALL_PROJECTIONS,
     batchSize: app.config.projectionBatchSize,
     pollMs: app.config.projectionPollMs,
@@ -57,10 +65,17 @@ export function createEngine(
 }
 
 /** How every entry point (GraphQL, seed, tests) runs commands on this app. */
-export function commandContextFor(
-  app: App,
-  subject: Subject,
-  traceContext: Record<string, string> | null = null,
-): CommandContext {
-  return { prisma: app.prisma, subject, traceContext, hooks: app.hooks, notify: app.config.outboxNotify };
+export function commandContextFor(app: App, subject: Subject, trace: TraceContext | null = null): CommandContext {
+  const mode = app.config.outboxNotify;
+  return {
+    prisma: app.prisma,
+    subject,
+    trace,
+    hooks: app.hooks,
+    notifyInTransaction: mode === 'transaction',
+    onCommitted: () => {
+      app.engine?.wakeAll();
+      if (mode === 'after-commit') app.notifier.poke();
+    },
+  };
 }

@@ -1,6 +1,8 @@
+import type { Context as TraceContext } from '@opentelemetry/api';
 import type { App } from '../app.ts';
 import { Unauthenticated } from '../auth/jwt.ts';
 import type { Subject } from '../auth/subject.ts';
+import type { Transport } from '../observability/metrics.ts';
 import type { Loaders } from '../read/loaders.ts';
 import { commandContextFor } from '../runtime.ts';
 import type { CommandContext } from '../write/command.ts';
@@ -10,7 +12,10 @@ export interface GraphQLContext {
   /** Null without a token: only introspection answers then (see auth plugin). */
   subject: Subject | null;
   requestId: string;
-  traceContext: Record<string, string> | null;
+  /** The OpenTelemetry context: the caller's `traceparent`, then this operation's span. */
+  trace: TraceContext;
+  /** How the operation arrived (metrics and logs). */
+  transport: Transport;
   loaders: Loaders;
   /** Read models this request read, reported with their freshness in `extensions`. */
   readModels: Set<string>;
@@ -18,5 +23,5 @@ export interface GraphQLContext {
 
 export function commandContext(ctx: GraphQLContext): CommandContext {
   if (!ctx.subject) throw new Unauthenticated('a bearer token is required');
-  return commandContextFor(ctx.app, ctx.subject, ctx.traceContext);
+  return commandContextFor(ctx.app, ctx.subject, ctx.trace);
 }

@@ -1,4 +1,5 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
+import { instrumentMutations } from '../observability/graphql.ts';
 import { builder } from './builder.ts';
 import './types/scalars.ts';
 import './types/orderStatus.ts';
@@ -10,7 +11,8 @@ import './types/projection.ts';
 import './types/reads.ts';
 import './types/subscriptions.ts';
 
-export const schema = builder.toSchema({ sortSchema: true });
+// Command latency by outcome is recorded around each built Mutation field.
+export const schema = instrumentMutations(builder.toSchema({ sortSchema: true }));
 
 export function printedSchema(): string {
   return `${printSchema(lexicographicSortSchema(schema))}\n`;

@@ -4,6 +4,9 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
+import { useObservability } from '../observability/graphql.ts';
+import type { Transport } from '../observability/metrics.ts';
+import { contextFromCarrier } from '../observability/tracing.ts';
 import { createLoaders } from '../read/loaders.ts';
 import { subjectFromHeader, useRequireSubject } from './auth.ts';
 import { useReadModelFreshness } from './consistency.ts';
@@ -33,11 +36,16 @@ query Catalogue {
 }
 `;
 
-function traceContextFrom(request: Request): Record<string, string> | null {
+/** The caller's W3C trace context (`traceparent`, `tracestate` headers), if any. */
+function traceFrom(request: Request) {
   const traceparent = request.headers.get('traceparent');
-  if (!traceparent || traceparent.length > 200) return null;
   const tracestate = request.headers.get('tracestate');
-  return tracestate && tracestate.length <= 500 ? { traceparent, tracestate } : { traceparent };
+  return contextFromCarrier(traceparent ? { traceparent, ...(tracestate ? { tracestate } : {}) } : null);
+}
+
+function transportOf(initial: object, request: Request): Transport {
+  if ((initial as { transport?: Transport }).transport === 'ws') return 'ws';
+  return request.headers.get('accept')?.includes('text/event-stream') ? 'sse' : 'http';
 }
 
 export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaServerInstance<object, GraphQLContext> {
@@ -58,14 +66,18 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
       defaultQuery: DEFAULT_QUERY,
       headers: options.graphiqlToken ? JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) : undefined,
     },
-    context: async ({ request }): Promise<GraphQLContext> => ({
-      app,
-      subject: await subjectFromHeader(app, request.headers.get('authorization')),
-      requestId: requestScope.getStore()?.requestId ?? randomUUID(),
-      traceContext: traceContextFrom(request),
-      loaders: createLoaders(app.pool),
-      readModels: new Set(),
-    }),
+    context: async (initial): Promise<GraphQLContext> => {
+      const { request } = initial;
+      return {
+        app,
+        subject: await subjectFromHeader(app, request.headers.get('authorization')),
+        requestId: requestScope.getStore()?.requestId ?? randomUUID(),
+        trace: traceFrom(request),
+        transport: transportOf(initial, request),
+        loaders: createLoaders(app.pool),
+        readModels: new Set(),
+      };
+    },
     maskedErrors: {
       // Unexpected errors never reach the client: it gets a code and the request id,
       // the log gets the error.
@@ -80,6 +92,6 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
         });
       },
     },
-    plugins: [useRequireSubject(), useReadModelFreshness()],
+    plugins: [useObservability(), useRequireSubject(), useReadModelFreshness()],
   });
 }

@@ -1,7 +1,9 @@
 // Appends a command's events to the outbox inside the command's own transaction, so
 // the events exist if and only if the write-model change committed.
 import { randomUUID } from 'node:crypto';
+import { context, type Context as TraceContext, trace } from '@opentelemetry/api';
 import type { TransactionClient } from '../db/prisma.ts';
+import { carrierOf, endWithError, tracer } from '../observability/tracing.ts';
 import { type DomainEvent, type PendingEvent, SCHEMA_VERSIONS } from '../write/events.ts';
 import type { Position } from './position.ts';
 
@@ -18,13 +20,36 @@ export interface StoredEvent<E extends DomainEvent = DomainEvent> extends Pendin
 
 export interface AppendMeta {
   actor: string | null;
-  traceContext: Record<string, string> | null;
+  /** Parent of the append span; the active context (the command's span) by default. */
+  trace?: TraceContext;
 }
 
 export async function appendToOutbox(
   tx: TransactionClient,
   events: PendingEvent[],
   meta: AppendMeta,
+): Promise<StoredEvent[]> {
+  const parent = meta.trace ?? context.active();
+  const span = tracer().startSpan('outbox append', { attributes: { 'parallax.events': events.length } }, parent);
+  // The rows carry this span's W3C context: the projection batch that applies them
+  // later continues the trace from here.
+  const traceContext = carrierOf(trace.setSpan(parent, span));
+  try {
+    const stored = await insert(tx, events, meta.actor, traceContext);
+    span.setAttribute('parallax.position.seq', String(stored.at(-1)?.position.seq ?? ''));
+    span.end();
+    return stored;
+  } catch (error) {
+    endWithError(span, error);
+    throw error;
+  }
+}
+
+async function insert(
+  tx: TransactionClient,
+  events: PendingEvent[],
+  actor: string | null,
+  traceContext: Record<string, string> | null,
 ): Promise<StoredEvent[]> {
   const ids = events.map(() => randomUUID());
   // One statement for all of the command's events; unnest keeps their order, so seq
@@ -43,8 +68,8 @@ export async function appendToOutbox(
     events.map((e) => e.aggregateVersion),
     events.map((e) => SCHEMA_VERSIONS[e.event.type]),
     events.map((e) => JSON.stringify(e.event.data)),
-    meta.actor,
-    meta.traceContext ? JSON.stringify(meta.traceContext) : null,
+    actor,
+    traceContext ? JSON.stringify(traceContext) : null,
   );
   rows.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
   return events.map((e, i) => {
@@ -55,8 +80,8 @@ export async function appendToOutbox(
       position: { txId: BigInt(row.tx_id), seq: BigInt(row.seq) },
       schemaVersion: SCHEMA_VERSIONS[e.event.type],
       occurredAt: row.occurred_at,
-      actor: meta.actor,
-      traceContext: meta.traceContext,
+      actor,
+      traceContext,
     };
   });
 }

@@ -2,6 +2,7 @@
 // events in (tx_id, seq) order. A batch is one transaction: lock the checkpoint, read
 // the next committed events, apply them, advance the checkpoint, commit. Only then is
 // anything published. Woken by NOTIFY after each command commit, with a poll fallback.
+import { ROOT_CONTEXT, type Span, SpanStatusCode, type Context as TraceContext, trace } from '@opentelemetry/api';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import {
@@ -11,6 +12,8 @@ import {
   type PositionMessage,
   type RebuildProgressMessage,
 } from '../bus/bus.ts';
+import type { Metrics } from '../observability/metrics.ts';
+import { batchParent, endWithError, tracer } from '../observability/tracing.ts';
 import { OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition, type Position } from '../outbox/position.ts';
 import { readCommitted } from '../outbox/sequencer.ts';
@@ -42,6 +45,8 @@ export interface EngineOptions {
   retryBaseMs?: number;
   /** Share projections with other projector processes through leases in PostgreSQL. */
   leases?: { owner: string; ttlMs: number };
+  /** Batch sizes, durations and failures (observability only). */
+  metrics?: Metrics;
 }
 
 /** An error thrown by a projection's own code, as opposed to the database going away. */
@@ -75,7 +80,7 @@ class Runner {
   constructor(
     private readonly engine: ProjectionEngine,
     readonly projection: Projection,
-    private readonly options: Required<Omit<EngineOptions, 'projections' | 'leases'>>,
+    private readonly options: Required<Omit<EngineOptions, 'projections' | 'leases' | 'metrics'>>,
     readonly mode: 'live' | 'shadow' = 'live',
   ) {
     this.batchLimit = options.batchSize;
@@ -155,6 +160,9 @@ class Runner {
     const name = this.projection.name;
     const leases = this.engine.leases;
     if (leases && !leases.holds(name)) return { kind: 'unleased' };
+    const startedAt = Date.now();
+    const started = performance.now();
+    let span: Span | undefined;
     const client = await pool.connect();
     // A connection that dies mid-batch emits 'error' on the checked-out client; without
     // a listener that would crash the process. The query in flight fails too, and the
@@ -200,6 +208,7 @@ class Runner {
         await client.query('ROLLBACK');
         return { kind: 'idle' };
       }
+      span = this.startBatchSpan(events, startedAt);
       // INLINE projections applied some events already; a shadow applies everything.
       const inline =
         this.mode === 'live'
@@ -230,11 +239,18 @@ class Runner {
       this.position = last;
       this.attempts = 0;
       this.batchLimit = this.options.batchSize;
-      if (this.mode === 'live') await this.publish(last, changes);
+      this.engine.metrics?.batchSize.observe({ projection: name }, events.length);
+      this.engine.metrics?.batchDuration.observe({ projection: name }, (performance.now() - started) / 1000);
+      const batchContext = trace.setSpan(ROOT_CONTEXT, span);
+      if (this.mode === 'live') await this.publish(last, changes, batchContext);
       else await this.publishProgress(false);
+      span.setStatus({ code: SpanStatusCode.OK });
+      span.end();
       return { kind: 'applied', count: events.length, full: events.length === this.batchLimit };
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});
+      if (span) endWithError(span, error instanceof ApplyError ? error.original : error);
+      if (error instanceof ApplyError) this.engine.metrics?.batchFailures.inc({ projection: name });
       if (!(error instanceof ApplyError)) {
         client.release(true);
         released = true;
@@ -269,6 +285,31 @@ class Runner {
     }
   }
 
+  /**
+   * The batch's span: parented to the trace of the commands whose events it applies
+   * (see observability/tracing.ts batchParent), started when the batch began.
+   */
+  private startBatchSpan(events: StoredEvent[], startTime: number): Span {
+    const { parent, links } = batchParent(events.map((e) => e.traceContext));
+    const first = events[0]!.position;
+    const last = events.at(-1)!.position;
+    return tracer().startSpan(
+      `projection batch ${this.projection.name}`,
+      {
+        startTime,
+        links,
+        attributes: {
+          'parallax.projection': this.projection.name,
+          'parallax.projection.mode': this.mode,
+          'parallax.events': events.length,
+          'parallax.position.from': encodePosition(first),
+          'parallax.position.to': encodePosition(last),
+        },
+      },
+      parent,
+    );
+  }
+
   private async publishProgress(done: boolean): Promise<void> {
     const [state] = (await rebuildsInProgress(pgSql(this.options.pool)).catch(() => [])).filter(
       (r) => r.name === this.projection.name,
@@ -295,9 +336,14 @@ class Runner {
     };
   }
 
-  private async publish(position: Position, changes: ReadModelChange[]): Promise<void> {
+  private async publish(position: Position, changes: ReadModelChange[], parent: TraceContext): Promise<void> {
     const { bus, log } = this.options;
     const token = encodePosition(position);
+    const span = tracer().startSpan(
+      'bus publish',
+      { attributes: { 'parallax.projection': this.projection.name, 'parallax.messages': changes.length + 1 } },
+      parent,
+    );
     try {
       for (const change of changes) {
         const message: ChangeMessage = {
@@ -313,7 +359,10 @@ class Runner {
       // The batch is committed; subscribers recover from positions (resume), so a lost
       // publish costs latency, never data.
       log.warn({ err: error, projection: this.projection.name }, 'publish after commit failed');
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: 'publish after commit failed' });
     }
+    span.end();
     this.engine.onAdvance?.(this.projection.name, position);
   }
 }
@@ -323,10 +372,11 @@ export class ProjectionEngine {
   private readonly runners: Runner[];
   private readonly shadows = new Map<string, Runner>();
   private rebuildTimer: NodeJS.Timeout | undefined;
-  private readonly full: Required<Omit<EngineOptions, 'projections' | 'leases'>>;
+  private readonly full: Required<Omit<EngineOptions, 'projections' | 'leases' | 'metrics'>>;
   private listener: pg.Client | undefined;
   leases: LeaseManager | undefined;
   private listenRetry: NodeJS.Timeout | undefined;
+  readonly metrics: Metrics | undefined;
   /** Called after each committed batch (in-process consumers: consistency waits). */
   onAdvance?: (projection: string, position: Position) => void;
 
@@ -339,6 +389,7 @@ export class ProjectionEngine {
       ...options,
     };
     this.full = full;
+    this.metrics = options.metrics;
     this.runners = options.projections.map((p) => new Runner(this, p, full));
     if (options.leases) {
       this.leases = new LeaseManager({

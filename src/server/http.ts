@@ -1,13 +1,19 @@
-// The HTTP front door: /graphql (yoga), /health, /ready. Request bodies are read here
-// with a hard size limit before GraphQL sees them.
-import { randomUUID } from 'node:crypto';
+// The HTTP front door: /graphql (yoga), /health, /ready, /metrics and the /ops page.
+// Request bodies are read here with a hard size limit before GraphQL sees them.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type pg from 'pg';
 import type { App } from '../app.ts';
+import { readMigrations } from '../db/migrate.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { requestScope } from '../graphql/yoga.ts';
+import { ZERO_POSITION } from '../outbox/position.ts';
+import { lagAfter } from '../outbox/sequencer.ts';
 import { readCheckpoints } from '../projections/checkpoints.ts';
+import { PROJECTION_NAMES } from '../projections/projection.ts';
 import { pgSql } from '../projections/sql.ts';
 
 export interface ReadyCheck {
@@ -116,6 +122,36 @@ async function serveGraphQL(
   res.end();
 }
 
+const OPS_PAGE = join(import.meta.dirname, '../ops/page.html');
+let opsPage: string | undefined;
+
+/**
+ * The ops page: static, no secret in it (the admin token is typed in or passed in the
+ * URL fragment, which never reaches the server). Its one inline script and style run
+ * under a per-response nonce; it may only talk to this origin.
+ */
+function serveOps(res: ServerResponse): void {
+  opsPage ??= readFileSync(OPS_PAGE, 'utf8');
+  const nonce = randomBytes(16).toString('base64');
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'referrer-policy': 'no-referrer',
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': [
+      "default-src 'none'",
+      `script-src 'nonce-${nonce}'`,
+      `style-src 'nonce-${nonce}'`,
+      "connect-src 'self'",
+      "img-src 'self' data:",
+      "base-uri 'none'",
+      "form-action 'none'",
+      "frame-ancestors 'none'",
+    ].join('; '),
+  });
+  res.end(opsPage.replaceAll('__NONCE__', nonce));
+}
+
 export function createHttpServer(app: App, options: HttpOptions): Server {
   return createServer((req, res) => {
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
@@ -127,6 +163,12 @@ export function createHttpServer(app: App, options: HttpOptions): Server {
         } else if (path === '/ready') {
           const report = await options.ready();
           sendJson(res, report.ready ? 200 : 503, report);
+        } else if (path === '/metrics') {
+          const { contentType, body } = await app.metrics.render();
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        } else if (path === '/ops' && options.yoga && (req.method === 'GET' || req.method === 'HEAD')) {
+          serveOps(res);
         } else if (path === '/graphql' && options.yoga) {
           await serveGraphQL(app, options.yoga, req, res, requestId);
         } else {
@@ -144,22 +186,54 @@ export function createHttpServer(app: App, options: HttpOptions): Server {
   });
 }
 
-/** Ready: the database answers and no projection is STALLED. */
-export async function readiness(pool: pg.Pool): Promise<ReadyCheck> {
+export interface ReadinessOptions {
+  /** Not ready while a projection's oldest unapplied event is older than this (READY_MAX_LAG_MS). */
+  maxLagMs?: number;
+}
+
+let expectedMigrations: Promise<string[]> | undefined;
+
+/**
+ * Ready: the database answers, every migration this code ships is applied, no
+ * projection is STALLED and none lags more than `maxLagMs`. The body says which
+ * check failed and why.
+ */
+export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): Promise<ReadyCheck> {
+  const maxLagMs = options.maxLagMs ?? 60_000;
+  const checks: ReadyCheck['checks'] = {};
   try {
-    const checkpoints = await readCheckpoints(pgSql(pool));
+    const sql = pgSql(pool);
+    // A deployment without the migrations folder cannot tell: it checks nothing then.
+    expectedMigrations ??= readMigrations()
+      .then((ms) => ms.map((m) => m.name))
+      .catch(() => []);
+    const [expected, applied] = await Promise.all([
+      expectedMigrations,
+      sql.query<{ migration_name: string }>(
+        'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+      ),
+    ]);
+    checks.database = { ok: true };
+    const appliedNames = new Set(applied.map((m) => m.migration_name));
+    const missing = expected.filter((name) => !appliedNames.has(name));
+    checks.migrations = missing.length ? { ok: false, detail: { missing } } : { ok: true };
+
+    const checkpoints = await readCheckpoints(sql);
     const stalled = checkpoints.filter((c) => c.state === 'STALLED');
-    return {
-      ready: stalled.length === 0,
-      checks: {
-        database: { ok: true },
-        projections: {
-          ok: stalled.length === 0,
-          detail: stalled.map((c) => ({ name: c.name, state: c.state, lastError: c.lastError })),
-        },
-      },
+    checks.projections = {
+      ok: stalled.length === 0,
+      detail: stalled.map((c) => ({ name: c.name, state: c.state, lastError: c.lastError })),
     };
+    const lagging = [];
+    for (const name of PROJECTION_NAMES) {
+      // No checkpoint yet (no projector has started): the projection is at the start.
+      const position = checkpoints.find((c) => c.name === name)?.position ?? ZERO_POSITION;
+      const lag = await lagAfter(sql, position);
+      if (lag.ms > maxLagMs) lagging.push({ name, lagMs: lag.ms, lagEvents: lag.events });
+    }
+    checks.lag = { ok: lagging.length === 0, detail: { maxLagMs, lagging } };
   } catch (error) {
-    return { ready: false, checks: { database: { ok: false, detail: (error as Error).message } } };
+    checks.database = { ok: false, detail: (error as Error).message };
   }
+  return { ready: Object.values(checks).every((c) => c.ok), checks };
 }

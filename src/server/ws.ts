@@ -37,6 +37,7 @@ export function attachWebSocket(
           socket: ctx.extra.socket,
           params,
           request,
+          transport: 'ws',
         });
         const document = parse(params.query);
         const errors = validate(schema, document);

@@ -2,12 +2,14 @@
 // append to the outbox (→ inline projections) → commit. Either all of it commits or
 // none of it does.
 import { createHash } from 'node:crypto';
+import { context, SpanStatusCode, type Context as TraceContext, trace } from '@opentelemetry/api';
 import type { Subject } from '../auth/subject.ts';
 import type { PrismaClient, TransactionClient } from '../db/prisma.ts';
 import { Prisma } from '../generated/prisma/client.ts';
+import { endWithError, tracer } from '../observability/tracing.ts';
 import { appendToOutbox, OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition } from '../outbox/position.ts';
-import { ValidationError } from './errors.ts';
+import { DomainError, ValidationError } from './errors.ts';
 import type { PendingEvent } from './events.ts';
 
 export interface CommandHooks {
@@ -18,12 +20,13 @@ export interface CommandHooks {
 export interface CommandContext {
   prisma: PrismaClient;
   subject: Subject;
-  traceContext: Record<string, string> | null;
+  /** The OpenTelemetry context to run in (the GraphQL operation's span); else the active one. */
+  trace?: TraceContext | null;
   hooks: CommandHooks;
   /** Called after commit with the committed events (after-commit notification). */
   onCommitted?: (events: StoredEvent[]) => void;
-  /** NOTIFY projection engines at commit (default true; see the write benchmark). */
-  notify?: boolean;
+  /** NOTIFY projection engines inside the command transaction (see outbox/notifier.ts for the default). */
+  notifyInTransaction?: boolean;
 }
 
 export interface CommandSpec {
@@ -49,6 +52,32 @@ export async function runCommand<R extends Record<string, unknown>>(
   ctx: CommandContext,
   spec: CommandSpec,
   body: (tx: TransactionClient) => Promise<{ events: PendingEvent[]; result: R }>,
+): Promise<CommandResult<R>> {
+  const parent = ctx.trace ?? context.active();
+  return tracer().startActiveSpan(
+    `command ${spec.command}`,
+    { attributes: { 'parallax.command': spec.command } },
+    parent,
+    async (span) => {
+      try {
+        const result = await runInTransaction(ctx, spec, body, trace.setSpan(parent, span));
+        span.setAttribute('parallax.position', result.position);
+        span.setStatus({ code: SpanStatusCode.OK });
+        span.end();
+        return result;
+      } catch (error) {
+        endWithError(span, error, error instanceof DomainError);
+        throw error;
+      }
+    },
+  );
+}
+
+async function runInTransaction<R extends Record<string, unknown>>(
+  ctx: CommandContext,
+  spec: CommandSpec,
+  body: (tx: TransactionClient) => Promise<{ events: PendingEvent[]; result: R }>,
+  traceContext: TraceContext,
 ): Promise<CommandResult<R>> {
   const idempotencyLock = spec.idempotency ? [`idempotency:${spec.command}:${spec.idempotency.key}`] : [];
   const locks = [...new Set([...spec.locks, ...idempotencyLock])].sort();
@@ -79,7 +108,7 @@ export async function runCommand<R extends Record<string, unknown>>(
       }
       const { events, result } = await body(tx);
       if (events.length === 0) throw new Error(`${spec.command} produced no events`);
-      const stored = await appendToOutbox(tx, events, { actor: ctx.subject.sub, traceContext: ctx.traceContext });
+      const stored = await appendToOutbox(tx, events, { actor: ctx.subject.sub, trace: traceContext });
       for (const hook of ctx.hooks.afterAppend ?? []) await hook(tx, stored, spec.command);
       const outcome = { ...result, position: encodePosition(stored.at(-1)!.position) };
       if (spec.idempotency && requestHash) {
@@ -93,7 +122,7 @@ export async function runCommand<R extends Record<string, unknown>>(
         });
       }
       // Delivered at commit; wakes projection engines without polling.
-      if (ctx.notify !== false) await tx.$executeRawUnsafe(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+      if (ctx.notifyInTransaction) await tx.$executeRawUnsafe(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
       committed = stored;
       return outcome;
     },

@@ -14,6 +14,8 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
  * Learn more about it here: https://the-guild.dev/graphql/codegen/plugins/presets/preset-client#reducing-bundle-size
  */
 type Documents = {
+    "\n  query CustomerById($id: ID!) {\n    customer(id: $id) { id name email }\n  }\n": typeof types.CustomerByIdDocument,
+    "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n": typeof types.ResumeSearchDocument,
     "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": typeof types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ResumeProjectionDocument,
     "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n": typeof types.RebuildDocument,
@@ -40,6 +42,8 @@ type Documents = {
     "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n": typeof types.SchemaRootDocument,
 };
 const documents: Documents = {
+    "\n  query CustomerById($id: ID!) {\n    customer(id: $id) { id name email }\n  }\n": types.CustomerByIdDocument,
+    "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n": types.ResumeSearchDocument,
     "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ResumeProjectionDocument,
     "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n": types.RebuildDocument,
@@ -80,6 +84,14 @@ const documents: Documents = {
  */
 export function graphql(source: string): unknown;
 
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CustomerById($id: ID!) {\n    customer(id: $id) { id name email }\n  }\n"): (typeof documents)["\n  query CustomerById($id: ID!) {\n    customer(id: $id) { id name email }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

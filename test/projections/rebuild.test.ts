@@ -221,7 +221,11 @@ describe('npm run cli -- projections', () => {
       execFile(
         process.execPath,
         ['--import', 'tsx', 'scripts/cli.ts', ...args],
-        { cwd: join(import.meta.dirname, '../..'), env: { ...process.env, DATABASE_URL: t.databaseUrl }, timeout: 60_000 },
+        {
+          cwd: join(import.meta.dirname, '../..'),
+          env: { ...process.env, DATABASE_URL: t.databaseUrl },
+          timeout: 60_000,
+        },
         (error, stdout) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout }),
       );
     });

@@ -9,6 +9,7 @@ import { TokenService } from '../../src/auth/jwt.ts';
 import { createMemoryBus } from '../../src/bus/memory.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createGraphQLServer } from '../../src/graphql/yoga.ts';
+import { loggerOptions } from '../../src/observability/logger.ts';
 import { PositionWatcher } from '../../src/read/consistency.ts';
 import { createApp, createEngine } from '../../src/runtime.ts';
 import { createSpecDatabase } from './db.ts';
@@ -39,7 +40,8 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
       done();
     },
   });
-  const log = pino({ level: 'info' }, logStream);
+  // The production logger options (level, redaction), writing into `logs`.
+  const log = pino(loggerOptions({ logLevel: 'info' }, {}), logStream);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 25 });
   const tokens = new TokenService(TEST_JWT_SECRET);
   const app = createApp({ config, pool, log, tokens, bus: createMemoryBus() });

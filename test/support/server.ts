@@ -3,17 +3,26 @@ import type { AddressInfo } from 'node:net';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { createHttpServer } from '../../src/server/http.ts';
+import { createHttpServer, type ReadyCheck } from '../../src/server/http.ts';
 import { attachWebSocket } from '../../src/server/ws.ts';
 import type { TestApp } from './app.ts';
 
-export async function listen(t: TestApp, yoga = t.yoga) {
-  const server = createHttpServer(t.app, { yoga, ready: async () => ({ ready: true, checks: {} }) });
+export interface ListenOptions {
+  /** What /ready answers (default: always ready; pass `() => readiness(t.pool, …)` for the real check). */
+  ready?: () => Promise<ReadyCheck>;
+}
+
+export async function listen(t: TestApp, yoga = t.yoga, options: ListenOptions = {}) {
+  const server = createHttpServer(t.app, {
+    yoga,
+    ready: options.ready ?? (async () => ({ ready: true, checks: {} })),
+  });
   const ws = attachWebSocket(t.app, server, yoga);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}/graphql`,
+    base: `http://127.0.0.1:${port}`,
     port,
     async close() {
       await ws.close();
