@@ -14,10 +14,10 @@ async function generate(url: string, events: number): Promise<number> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   const customers = 1000;
-  const orders = Math.floor(events * 0.6);
+  const renames = Math.min(customers, Math.floor(events * 0.02));
   const items = Math.floor(events * 0.15);
   const statuses = Math.floor(events * 0.2);
-  const renames = events - customers - orders - items - statuses;
+  const orders = events - customers - renames - items - statuses;
   await client.query('BEGIN');
   await client.query(
     `CREATE TEMP TABLE c AS SELECT i, gen_random_uuid() AS id FROM generate_series(1, ${customers}) i`,
@@ -71,8 +71,9 @@ export const replayBenchmark: Benchmark = {
     const writeUrl = await freshDatabase(server);
     const writeApp = benchApp(writeUrl, {}, 16);
     const catalogue = await givenCatalogue(writeApp, 10, 20);
+    await runWorkload(writeApp, catalogue, { writers: 8, commandsPerWriter: smoke ? 2 : 20 }); // warm-up
     const t0 = performance.now();
-    const written = await runWorkload(writeApp, catalogue, { writers: 8, commandsPerWriter: smoke ? 10 : 100 });
+    const written = await runWorkload(writeApp, catalogue, { writers: 8, commandsPerWriter: smoke ? 10 : 200 });
     const sustained = Math.round((written.acknowledged + written.rejected) / ((performance.now() - t0) / 1000));
     await closeApp(writeApp);
 

@@ -44,7 +44,7 @@ describe('orderListChanged', () => {
   it('delivers changes over WebSocket and SSE once the read model has them', async () => {
     const ws = subscribeWs<Change>(server.url, t.adminToken, ORDER_LIST);
     const sse = subscribeSse<Change>(server.url, t.adminToken, ORDER_LIST);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
     const order = await orderFor(0);
     await until(
       'both clients to receive it',
@@ -65,10 +65,10 @@ describe('orderListChanged', () => {
     const subA = subscribeWs<Change>(server.url, await t.customerToken(a), ORDER_LIST);
     const subB = subscribeSse<Change>(server.url, await t.customerToken(b), ORDER_LIST);
     const sneaky = subscribeWs<Change>(server.url, await t.customerToken(a), ORDER_LIST, { customerId: b });
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
     const orders = await Promise.all(Array.from({ length: 20 }, (_, i) => orderFor(i % 2 === 0 ? 1 : 2)));
     await until('each customer to get its 10 orders', async () => subA.items.length >= 10 && subB.items.length >= 10);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
     expect(subA.items.every((c) => c.order.customerId === a)).toBe(true);
     expect(subB.items.every((c) => c.order.customerId === b)).toBe(true);
     expect(subA.items.length).toBe(10);
@@ -81,7 +81,7 @@ describe('orderListChanged', () => {
 
   it('tells a status-filtered subscriber to remove an order that left the status', async () => {
     const sub = subscribeWs<Change>(server.url, t.adminToken, ORDER_LIST, { status: 'PENDING' });
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
     const order = await orderFor(3);
     await updateOrderStatus(adminContext(t.app), { orderId: order.orderId, status: 'CONFIRMED' });
     await until('upsert then remove', async () => sub.items.filter((c) => c.order.id === order.orderId).length >= 2);
@@ -91,7 +91,7 @@ describe('orderListChanged', () => {
 
   it('resumes after a disconnect: exactly the 50 changes missed, in order, then live ones', async () => {
     const first = subscribeSse<Change>(server.url, t.adminToken, ORDER_LIST);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
     const before = await orderFor(0);
     await until('the first change', async () => first.items.some((c) => c.order.id === before.orderId));
     const last = first.items.at(-1)!.position;
@@ -105,7 +105,7 @@ describe('orderListChanged', () => {
     await until('the 50 missed changes', async () => resumed.items.length >= 50);
     const live = await orderFor(1);
     await until('the live change', async () => resumed.items.length >= 51);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1000));
     expect(resumed.items.slice(0, 50).map((c) => c.order.id)).toEqual(missed);
     expect(resumed.items.slice(50).map((c) => c.order.id)).toEqual([live.orderId]);
     resumed.stop();

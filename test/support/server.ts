@@ -41,6 +41,30 @@ export interface Received<T> {
 
 type Payload = { data?: Record<string, unknown> | null; errors?: readonly unknown[] };
 
+/** Both clients take the same sink; this one collects what arrives. */
+interface Sink {
+  next(value: Payload): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+function collecting<T>(): { received: Received<T>; sink: Sink } {
+  const received: Received<T> = { items: [], errors: [], completed: false, stop: () => {} };
+  return {
+    received,
+    sink: {
+      next: (value: Payload) => {
+        if (value.errors) received.errors.push(...value.errors);
+        if (value.data) received.items.push(Object.values(value.data)[0] as T);
+      },
+      error: (error: unknown) => received.errors.push(error),
+      complete: () => {
+        received.completed = true;
+      },
+    },
+  };
+}
+
 /** Subscribes over WebSocket (graphql-ws) and collects what arrives. */
 export function subscribeWs<T>(
   url: string,
@@ -54,20 +78,8 @@ export function subscribeWs<T>(
     connectionParams: { Authorization: `Bearer ${token}` },
     retryAttempts: 0,
   });
-  const received: Received<T> = { items: [], errors: [], completed: false, stop: () => {} };
-  const unsubscribe = client.subscribe<Payload['data']>(
-    { query, variables },
-    {
-      next: (value: Payload) => {
-        if (value.errors) received.errors.push(...value.errors);
-        if (value.data) received.items.push(Object.values(value.data)[0] as T);
-      },
-      error: (error) => received.errors.push(error),
-      complete: () => {
-        received.completed = true;
-      },
-    },
-  );
+  const { received, sink } = collecting<T>();
+  const unsubscribe = client.subscribe<Payload['data']>({ query, variables }, sink);
   received.stop = () => {
     unsubscribe();
     void client.dispose();
@@ -88,20 +100,8 @@ export function subscribeSse<T>(
     retryAttempts: 0,
     singleConnection: false,
   });
-  const received: Received<T> = { items: [], errors: [], completed: false, stop: () => {} };
-  const unsubscribe = client.subscribe<Payload['data']>(
-    { query, variables },
-    {
-      next: (value: Payload) => {
-        if (value.errors) received.errors.push(...value.errors);
-        if (value.data) received.items.push(Object.values(value.data)[0] as T);
-      },
-      error: (error) => received.errors.push(error),
-      complete: () => {
-        received.completed = true;
-      },
-    },
-  );
+  const { received, sink } = collecting<T>();
+  const unsubscribe = client.subscribe<Payload['data']>({ query, variables }, sink);
   received.stop = () => {
     unsubscribe();
     client.dispose();
