@@ -5,14 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bus } from '../../src/bus/bus.ts';
 import { instrumentBus } from '../../src/observability/bus.ts';
 import { Metrics } from '../../src/observability/metrics.ts';
-import type { StoredEvent } from '../../src/outbox/append.ts';
-import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
 import { readiness } from '../../src/server/http.ts';
 import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { CreateCustomer } from '../support/documents.ts';
 import { givenCustomer, givenOrder, givenProduct } from '../support/fixtures.ts';
-import { caughtUp, until } from '../support/projections.ts';
+import { caughtUp, until, withPoisonedSearch } from '../support/projections.ts';
 import { scrape } from '../support/prometheus.ts';
 import { listen, subscribeSse, subscribeWs } from '../support/server.ts';
 
@@ -33,20 +31,7 @@ let productId: string;
 beforeAll(async () => {
   t = await createTestApp();
   // order_search fails on any order of the poison customer while the fault is on.
-  const faulty = ALL_PROJECTIONS.map((p) =>
-    p.name !== 'order_search'
-      ? p
-      : {
-          ...p,
-          apply: (sql: Parameters<typeof p.apply>[0], events: StoredEvent[]) => {
-            const poison = events.find(
-              (e) => e.event.type === 'OrderCreated' && e.event.data.customerId === poisonCustomerId,
-            );
-            if (poison) throw new Error(`cannot index order ${poison.aggregateId}`);
-            return p.apply(sql, events);
-          },
-        },
-  );
+  const faulty = withPoisonedSearch(() => poisonCustomerId);
   await t.startEngine({ projections: faulty, maxAttempts: 3, retryBaseMs: 10, pollMs: 100 });
   server = await listen(t, t.yoga, { ready: () => readiness(t.pool, { maxLagMs: 600_000 }) });
   productId = (await givenProduct(t)).id;

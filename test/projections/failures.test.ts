@@ -1,12 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StoredEvent } from '../../src/outbox/append.ts';
-import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
 import { readiness } from '../../src/server/http.ts';
 import { createCustomer } from '../../src/write/customer/handle.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
 import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
-import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/projections.ts';
+import { caughtUp, expectReadModelsMatchWriteTables, until, withPoisonedSearch } from '../support/projections.ts';
 import { adminContext, type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
 
 const Projections = graphql(`
@@ -33,20 +31,7 @@ beforeAll(async () => {
   t = await createTestApp();
   catalogue = await givenCatalogue(t.app, 4, 4);
   // order_search fails on any order of the poison customer while the fault is on.
-  const faulty = ALL_PROJECTIONS.map((p) =>
-    p.name !== 'order_search'
-      ? p
-      : {
-          ...p,
-          apply: (sql: Parameters<typeof p.apply>[0], events: StoredEvent[]) => {
-            const poison = events.find(
-              (e) => e.event.type === 'OrderCreated' && e.event.data.customerId === poisonCustomerId,
-            );
-            if (poison) throw new Error(`cannot index order ${poison.aggregateId}`);
-            return p.apply(sql, events);
-          },
-        },
-  );
+  const faulty = withPoisonedSearch(() => poisonCustomerId);
   await t.startEngine({ projections: faulty, maxAttempts: 3, retryBaseMs: 10, pollMs: 100 });
 });
 afterAll(async () => t.close());

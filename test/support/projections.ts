@@ -1,9 +1,12 @@
 import type pg from 'pg';
 import { expect } from 'vitest';
+import type { StoredEvent } from '../../src/outbox/append.ts';
 import { comparePositions, ZERO_POSITION } from '../../src/outbox/position.ts';
 import { headPosition } from '../../src/outbox/sequencer.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
+import type { Projection } from '../../src/projections/projection.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../src/projections/projection.ts';
+import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
 import { pgSql } from '../../src/projections/sql.ts';
 import { verifyProjection } from '../../src/projections/verify.ts';
 
@@ -48,4 +51,25 @@ export async function expectReadModelsMatchWriteTables(
     expect(report.differences, `${name} differs from the write tables`).toEqual([]);
     expect(report.rowsChecked, `${name} checked no rows`).toBeGreaterThan(0);
   }
+}
+
+/**
+ * All projections, with order_search failing on any OrderCreated of the customer
+ * `poisonCustomerId()` names (while it names one): a poison event for failure tests.
+ */
+export function withPoisonedSearch(poisonCustomerId: () => string | undefined): Projection[] {
+  return ALL_PROJECTIONS.map((p) =>
+    p.name !== 'order_search'
+      ? p
+      : {
+          ...p,
+          apply: (sql: Parameters<typeof p.apply>[0], events: StoredEvent[]) => {
+            const poison = events.find(
+              (e) => e.event.type === 'OrderCreated' && e.event.data.customerId === poisonCustomerId(),
+            );
+            if (poison) throw new Error(`cannot index order ${poison.aggregateId}`);
+            return p.apply(sql, events);
+          },
+        },
+  );
 }
