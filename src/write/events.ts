@@ -26,3 +26,21 @@ export const SCHEMA_VERSIONS: Record<DomainEvent['type'], number> = {
   OrderStatusChanged: 1,
   OrderCancelled: 1,
 };
+
+type DataKey<T extends DomainEvent['type']> = keyof Extract<DomainEvent, { type: T }>['data'] & string;
+
+/**
+ * The payload fields of each event that hold a customer's personal data. Erasing a
+ * customer sets these to null in the customer's events and in its orders' events (see
+ * write/customer/erasure.ts). An event that copies a name or email in must list it here.
+ */
+export const PERSONAL_DATA: { [T in DomainEvent['type']]: readonly DataKey<T>[] } = {
+  CustomerCreated: ['name', 'email'],
+  CustomerRenamed: ['name'],
+  CustomerErased: [],
+  ProductCreated: [],
+  OrderCreated: [],
+  OrderItemAdded: [],
+  OrderStatusChanged: [],
+  OrderCancelled: [],
+};

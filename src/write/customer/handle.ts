@@ -6,6 +6,7 @@ import { assertId, assertNever } from '../errors.ts';
 import type { PendingEvent } from '../events.ts';
 import type { CustomerState } from './commands.ts';
 import { decideCustomer } from './decide.ts';
+import { forgetCustomer } from './erasure.ts';
 import type { CustomerEvent } from './events.ts';
 
 export type CustomerResult = CommandResult<{ customerId: string; version: number }>;
@@ -87,7 +88,12 @@ export function renameCustomer(
 
 export function eraseCustomer(ctx: CommandContext, input: { customerId: string }): Promise<CustomerResult> {
   authorize(ctx.subject, 'eraseCustomer');
-  return runCommand(ctx, { command: 'eraseCustomer', locks: [`Customer:${input.customerId}`] }, async (tx) =>
-    decideAndPersist(tx, { type: 'EraseCustomer', ...input }, await loadCustomer(tx, input.customerId)),
-  );
+  // The customer lock also holds back createOrder for this customer, so the orders
+  // forgetCustomer scrubs are all there are.
+  return runCommand(ctx, { command: 'eraseCustomer', locks: [`Customer:${input.customerId}`] }, async (tx) => {
+    const state = await loadCustomer(tx, input.customerId);
+    // Before persist clears the customers row, which is one of the places it reads names from.
+    if (state && !state.erased) await forgetCustomer(tx, input.customerId);
+    return decideAndPersist(tx, { type: 'EraseCustomer', ...input }, state);
+  });
 }
