@@ -31,5 +31,7 @@ export function createLogger(config: Pick<Config, 'logLevel' | 'nodeEnv'>, base:
       transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } },
     });
   }
-  return pino(options);
+  // Asynchronous writes: a log line never blocks the event loop on a full pipe; pino
+  // flushes what is buffered when the process exits.
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }

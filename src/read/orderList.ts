@@ -1,5 +1,6 @@
 // Queries over order_list_view (and its items). Never the write tables.
 import type pg from 'pg';
+import { pgSql } from '../projections/sql.ts';
 import { isUuid } from '../write/errors.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 
@@ -57,25 +58,29 @@ export function orderViewFromRow(row: Record<string, unknown>): OrderView {
 
 export async function getOrdersByIds(pool: pg.Pool, ids: readonly string[]): Promise<(OrderView | null)[]> {
   const valid = ids.filter(isUuid);
-  const { rows } = valid.length
-    ? await pool.query<OrderView>(
+  const rows = valid.length
+    ? await pgSql(pool).query<OrderView>(
         `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view WHERE order_id = ANY($1::uuid[])`,
         [valid],
       )
-    : { rows: [] as OrderView[] };
+    : [];
   const byId = new Map(rows.map((r) => [r.orderId, r]));
   return ids.map((id) => byId.get(id) ?? null);
 }
 
 export async function getItemsByOrderIds(pool: pg.Pool, ids: readonly string[]): Promise<OrderViewItem[][]> {
-  const { rows } = await pool.query<OrderViewItem>(
+  const rows = await pgSql(pool).query<OrderViewItem>(
     `SELECT order_id::text AS "orderId", line_no AS "lineNo", product_id::text AS "productId", sku,
             product_name AS "productName", quantity, unit_price_cents AS "unitPriceCents"
        FROM order_list_view_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no`,
     [ids.filter(isUuid)],
   );
   const byOrder = new Map<string, OrderViewItem[]>();
-  for (const row of rows) byOrder.set(row.orderId, [...(byOrder.get(row.orderId) ?? []), row]);
+  for (const row of rows) {
+    const items = byOrder.get(row.orderId);
+    if (items) items.push(row);
+    else byOrder.set(row.orderId, [row]);
+  }
   return ids.map((id) => byOrder.get(id) ?? []);
 }
 
@@ -127,7 +132,9 @@ export async function listOrders(
     filterParams.splice(-2);
   }
   params.push(first + 1);
-  const { rows } = await pool.query<OrderView>(
+  // Prepared (named) statements: one per filter combination, parsed and planned once
+  // per connection.
+  const rows = await pgSql(pool).query<OrderView>(
     `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at DESC, order_id DESC
