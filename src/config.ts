@@ -32,6 +32,32 @@ export interface Config {
   projectionLeases: boolean;
   /** /ready fails while any projection's lag (age of its oldest unapplied event) exceeds this. */
   readyMaxLagMs: number;
+  /** Abuse limits on GraphQL operations (graphql/limits.ts). */
+  limits: Limits;
+}
+
+export interface Limits {
+  /** Deepest selection nesting (introspection exempt). */
+  maxDepth: number;
+  /** Aliased fields per operation. */
+  maxAliases: number;
+  /** Lexical tokens per document. */
+  maxTokens: number;
+  /** Estimated cost per operation (objects 2, scalars 1, times 1.5 per level). */
+  maxCost: number;
+  /** Directives per operation. */
+  maxDirectives: number;
+  /** Operations per batched (JSON array) request. */
+  maxBatch: number;
+  /** Characters of the GraphQL document. */
+  maxDocumentBytes: number;
+  /** Bytes of the variables, as JSON. */
+  maxVariablesBytes: number;
+  /** Mutation fields a subject may run per window (then RATE_LIMITED). */
+  mutationRate: number;
+  mutationRateWindowMs: number;
+  /** Field suggestions ("Did you mean …?") in errors: only in development. */
+  fieldSuggestions: boolean;
 }
 
 export class ConfigError extends Error {
@@ -83,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (jwtSecret !== undefined && jwtSecret.length < 32) {
     throw new ConfigError('JWT_SECRET must be at least 32 characters');
   }
+  const maxRequestBytes = intFrom(env, 'MAX_REQUEST_BYTES', 100_000, 1_000, 10_000_000);
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
@@ -94,7 +121,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     dataDir: env.PARALLAX_DATA_DIR ?? '.data',
     projectionModes: parseModes(env.PROJECTION_MODES),
-    maxRequestBytes: intFrom(env, 'MAX_REQUEST_BYTES', 100_000, 1_000, 10_000_000),
+    maxRequestBytes,
     poolSize: intFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
     projectionPollMs: intFrom(env, 'PROJECTION_POLL_MS', 1000, 10, 60_000),
@@ -102,6 +129,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectionLeaseMs: intFrom(env, 'PROJECTION_LEASE_MS', 5000, 300, 600_000),
     projectionLeases: (env.PROJECTION_LEASES ?? 'on') !== 'off',
     readyMaxLagMs: intFrom(env, 'READY_MAX_LAG_MS', 60_000, 0, 86_400_000),
+    limits: {
+      maxDepth: intFrom(env, 'MAX_QUERY_DEPTH', 10, 1, 1000),
+      maxAliases: intFrom(env, 'MAX_QUERY_ALIASES', 15, 0, 10_000),
+      maxTokens: intFrom(env, 'MAX_QUERY_TOKENS', 2000, 10, 1_000_000),
+      maxCost: intFrom(env, 'MAX_QUERY_COST', 5000, 1, 10_000_000),
+      maxDirectives: intFrom(env, 'MAX_QUERY_DIRECTIVES', 20, 0, 10_000),
+      maxBatch: intFrom(env, 'MAX_BATCH_OPERATIONS', 5, 1, 1000),
+      maxDocumentBytes: intFrom(env, 'MAX_DOCUMENT_BYTES', 20_000, 100, 10_000_000),
+      maxVariablesBytes: intFrom(env, 'MAX_VARIABLES_BYTES', maxRequestBytes, 100, 10_000_000),
+      mutationRate: intFrom(env, 'MUTATION_RATE_LIMIT', 600, 1, 1_000_000),
+      mutationRateWindowMs: intFrom(env, 'MUTATION_RATE_WINDOW_MS', 10_000, 1000, 3_600_000),
+      fieldSuggestions: nodeEnv === 'development',
+    },
   };
 }
 

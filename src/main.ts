@@ -22,6 +22,11 @@ async function main(): Promise<void> {
   const log = createLogger(config, { role: config.role });
   const stopTracing = await startTracing(process.env, log, { 'parallax.role': config.role });
   const devMode = config.nodeEnv !== 'production';
+  // A random secret (and printed sample tokens) only for the embedded development
+  // database; anything with its own DATABASE_URL must be given JWT_SECRET.
+  if (!config.jwtSecret && config.databaseUrl) {
+    throw new ConfigError('JWT_SECRET is required with DATABASE_URL (only the embedded database runs without one)');
+  }
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
   const db = await openDatabase(config, log);
   const bus = config.redisUrl

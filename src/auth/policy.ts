@@ -1,45 +1,110 @@
-// The authorization matrix, in one place. Every command asks `authorize` before it
-// changes anything; ownership rules get the resource's customer id.
+// The authorization matrix, in one place: one rule per GraphQL operation (every
+// query, mutation and subscription field) and role. The GraphQL layer enforces the
+// role part for every root field before its resolver runs (graphql/policyPlugin.ts,
+// through Pothos scope-auth); ownership ('own') is enforced with the resource's
+// customer id by the command handlers (`authorize`) and the read resolvers
+// (`ownerScope`), from the same table. A root field without a rule here fails the
+// schema build.
 import { Forbidden } from '../write/errors.ts';
 import type { Subject, UserRole } from './subject.ts';
 
-export type Action =
-  | 'createCustomer'
-  | 'renameCustomer'
-  | 'eraseCustomer'
-  | 'createProduct'
-  | 'createOrder'
-  | 'addOrderItem'
-  | 'updateOrderStatus'
-  | 'cancelOrder'
-  | 'operateProjections';
+/** 'all': any resource; 'own': only the subject's own customer and its orders; 'none': never. */
+export type Grant = 'all' | 'own' | 'none';
+export type Rule = Readonly<Record<UserRole, Grant>>;
 
-/** 'own': allowed when the resource belongs to the subject's customerId. */
-type Grant = 'all' | 'own' | 'none';
+const EVERYONE: Rule = { admin: 'all', support: 'all', customer: 'all' };
+const STAFF_OR_OWNER: Rule = { admin: 'all', support: 'all', customer: 'own' };
+const STAFF: Rule = { admin: 'all', support: 'all', customer: 'none' };
+const ADMIN_OR_OWNER: Rule = { admin: 'all', support: 'none', customer: 'own' };
+const ADMIN: Rule = { admin: 'all', support: 'none', customer: 'none' };
 
-export const MATRIX: Record<Action, Record<UserRole, Grant>> = {
-  createCustomer: { admin: 'all', support: 'all', customer: 'none' },
-  renameCustomer: { admin: 'all', support: 'all', customer: 'own' },
-  eraseCustomer: { admin: 'all', support: 'none', customer: 'none' },
-  createProduct: { admin: 'all', support: 'none', customer: 'none' },
-  createOrder: { admin: 'all', support: 'none', customer: 'own' },
-  addOrderItem: { admin: 'all', support: 'none', customer: 'own' },
-  updateOrderStatus: { admin: 'all', support: 'all', customer: 'none' },
-  cancelOrder: { admin: 'all', support: 'all', customer: 'own' },
-  operateProjections: { admin: 'all', support: 'none', customer: 'none' },
-};
+export const POLICY = {
+  Query: {
+    order: STAFF_OR_OWNER,
+    orders: STAFF_OR_OWNER,
+    customerOrderHistory: STAFF_OR_OWNER,
+    searchOrders: STAFF_OR_OWNER,
+    autocomplete: STAFF_OR_OWNER,
+    orderAnalytics: STAFF_OR_OWNER,
+    customer: STAFF_OR_OWNER,
+    products: EVERYONE,
+    orderHistory: STAFF,
+    projections: ADMIN,
+    outbox: ADMIN,
+    verifyProjection: ADMIN,
+  },
+  Mutation: {
+    createCustomer: STAFF,
+    renameCustomer: STAFF_OR_OWNER,
+    eraseCustomer: ADMIN,
+    createProduct: ADMIN,
+    createOrder: ADMIN_OR_OWNER,
+    addOrderItem: ADMIN_OR_OWNER,
+    updateOrderStatus: STAFF,
+    cancelOrder: STAFF_OR_OWNER,
+    resumeProjection: ADMIN,
+    rebuildProjection: ADMIN,
+  },
+  Subscription: {
+    orderListChanged: STAFF_OR_OWNER,
+    orderChanged: STAFF_OR_OWNER,
+    projectionPositions: EVERYONE,
+    rebuildProgress: ADMIN,
+  },
+} as const satisfies Record<'Query' | 'Mutation' | 'Subscription', Record<string, Rule>>;
 
-export function isAllowed(subject: Subject, action: Action, ownerCustomerId?: string): boolean {
-  const grant = MATRIX[action][subject.role];
+export type RootType = keyof typeof POLICY;
+export type Operation = {
+  [R in RootType]: keyof (typeof POLICY)[R];
+}[RootType];
+/** Commands are the mutation fields. */
+export type Action = keyof typeof POLICY.Mutation;
+
+const RULES = new Map<string, Rule>(
+  Object.values(POLICY).flatMap((fields) => Object.entries(fields) as [string, Rule][]),
+);
+
+/** The rule of a root field, e.g. ruleFor('Query', 'orders'); undefined when it has none. */
+export function ruleFor(root: string, field: string): Rule | undefined {
+  return (POLICY as Record<string, Record<string, Rule>>)[root]?.[field];
+}
+
+export function grantOf(subject: Subject, operation: Operation): Grant {
+  return RULES.get(operation)?.[subject.role] ?? 'none';
+}
+
+export function isAllowed(subject: Subject, operation: Operation, ownerCustomerId?: string): boolean {
+  const grant = grantOf(subject, operation);
   if (grant === 'all') return true;
   if (grant === 'own') return ownerCustomerId !== undefined && subject.customerId === ownerCustomerId;
   return false;
 }
 
-export function authorize(subject: Subject, action: Action, ownerCustomerId?: string): void {
-  if (!isAllowed(subject, action, ownerCustomerId)) {
+export function authorize(subject: Subject, operation: Operation, ownerCustomerId?: string): void {
+  if (!isAllowed(subject, operation, ownerCustomerId)) {
     throw new Forbidden(
-      `${subject.role} may not ${action}${MATRIX[action][subject.role] === 'own' ? ' for another customer' : ''}`,
+      `${subject.role} may not ${operation}${grantOf(subject, operation) === 'own' ? ' for another customer' : ''}`,
     );
   }
+}
+
+/**
+ * For reads: which customer's data the subject may read. With grant 'all' the
+ * requested customer (or null: everyone); with 'own' the subject's own customer, and
+ * a request for another customer is Forbidden.
+ */
+export function ownerScope(
+  subject: Subject,
+  operation: Operation,
+  requestedCustomerId: string | null | undefined,
+): string | null {
+  const grant = grantOf(subject, operation);
+  if (grant === 'all') return requestedCustomerId ?? null;
+  if (grant === 'own' && subject.customerId) {
+    if (requestedCustomerId && requestedCustomerId !== subject.customerId) {
+      throw new Forbidden(`${subject.role} may not ${operation} for another customer`);
+    }
+    return subject.customerId;
+  }
+  throw new Forbidden(`${subject.role} may not ${operation}`);
 }

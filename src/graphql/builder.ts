@@ -2,9 +2,14 @@
 import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { createGraphQLError } from 'graphql-yoga';
+import { ruleFor } from '../auth/policy.ts';
 import type PrismaTypes from '../generated/pothos-prisma-types.ts';
 import { getDatamodel } from '../generated/pothos-prisma-types.ts';
+import { Forbidden } from '../write/errors.ts';
 import type { GraphQLContext } from './context.ts';
+import PolicyPlugin from './policyPlugin.ts';
 
 export const builder = new SchemaBuilder<{
   Context: GraphQLContext;
@@ -13,8 +18,29 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date | string };
   };
   DefaultFieldNullability: false;
+  AuthScopes: {
+    /** "<Root>.<field>": the subject's role may call this operation (auth/policy.ts). */
+    operation: string;
+  };
 }>({
-  plugins: [ErrorsPlugin, PrismaPlugin],
+  plugins: [PolicyPlugin, ErrorsPlugin, ScopeAuthPlugin, PrismaPlugin],
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({
+      operation: (key: string) => {
+        const [root = '', field = ''] = key.split('.');
+        const grant = ctx.subject ? ruleFor(root, field)?.[ctx.subject.role] : undefined;
+        return grant === 'all' || grant === 'own';
+      },
+    }),
+    // Mutations answer with their Forbidden union member; queries and subscriptions
+    // with a FORBIDDEN error.
+    unauthorizedError: (_parent, ctx, info) => {
+      const message = `${ctx.subject?.role ?? 'anonymous'} may not ${info.fieldName}`;
+      if (info.parentType.name === 'Mutation') return new Forbidden(message);
+      return createGraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
+    },
+  },
   defaultFieldNullability: false,
   prisma: {
     dmmf: getDatamodel(),

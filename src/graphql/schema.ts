@@ -10,6 +10,7 @@ import './types/order.ts';
 import './types/projection.ts';
 import './types/reads.ts';
 import './types/subscriptions.ts';
+import './types/audit.ts';
 
 // Command latency by outcome is recorded around each built Mutation field.
 export const schema = instrumentMutations(builder.toSchema({ sortSchema: true }));

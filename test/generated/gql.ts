@@ -30,6 +30,15 @@ type Documents = {
     "\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n": typeof types.AnalyticsDocument,
     "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n": typeof types.PlaceOrderDocument,
     "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n": typeof types.OrderByIdDocument,
+    "\n  query ErasureOrders($filter: OrderFilter) {\n    orders(first: 200, filter: $filter) {\n      nodes { id customerId customerName customerEmail status totalCents itemCount }\n    }\n  }\n": typeof types.ErasureOrdersDocument,
+    "\n  query ErasureSearch($text: String!) {\n    searchOrders(text: $text, first: 50) { total hits { orderId customerId customerName } }\n  }\n": typeof types.ErasureSearchDocument,
+    "\n  query ErasureSuggest($prefix: String!) { autocomplete(prefix: $prefix, limit: 20) { term kind orders } }\n": typeof types.ErasureSuggestDocument,
+    "\n  query ErasureHistory($customerId: ID!) {\n    customerOrderHistory(customerId: $customerId, first: 50) {\n      nodes { orderId summary { status totalCents customerName } }\n    }\n  }\n": typeof types.ErasureHistoryDocument,
+    "\n  query ErasureAnalytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n": typeof types.ErasureAnalyticsDocument,
+    "\n  query ErasureCustomerView($id: ID!) { customer(id: $id) { id name email erased } }\n": typeof types.ErasureCustomerViewDocument,
+    "\n  mutation ErasureRebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ErasureRebuildDocument,
+    "\n  query ErasureProjections { projections { name state lastError } }\n": typeof types.ErasureProjectionsDocument,
+    "\n  mutation ErasureResume($name: ProjectionName!) {\n    resumeProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ErasureResumeDocument,
     "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.CreateCustomerDocument,
     "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.RenameCustomerDocument,
     "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.EraseCustomerDocument,
@@ -58,6 +67,15 @@ const documents: Documents = {
     "\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n": types.AnalyticsDocument,
     "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n": types.PlaceOrderDocument,
     "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n": types.OrderByIdDocument,
+    "\n  query ErasureOrders($filter: OrderFilter) {\n    orders(first: 200, filter: $filter) {\n      nodes { id customerId customerName customerEmail status totalCents itemCount }\n    }\n  }\n": types.ErasureOrdersDocument,
+    "\n  query ErasureSearch($text: String!) {\n    searchOrders(text: $text, first: 50) { total hits { orderId customerId customerName } }\n  }\n": types.ErasureSearchDocument,
+    "\n  query ErasureSuggest($prefix: String!) { autocomplete(prefix: $prefix, limit: 20) { term kind orders } }\n": types.ErasureSuggestDocument,
+    "\n  query ErasureHistory($customerId: ID!) {\n    customerOrderHistory(customerId: $customerId, first: 50) {\n      nodes { orderId summary { status totalCents customerName } }\n    }\n  }\n": types.ErasureHistoryDocument,
+    "\n  query ErasureAnalytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n": types.ErasureAnalyticsDocument,
+    "\n  query ErasureCustomerView($id: ID!) { customer(id: $id) { id name email erased } }\n": types.ErasureCustomerViewDocument,
+    "\n  mutation ErasureRebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ErasureRebuildDocument,
+    "\n  query ErasureProjections { projections { name state lastError } }\n": types.ErasureProjectionsDocument,
+    "\n  mutation ErasureResume($name: ProjectionName!) {\n    resumeProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ErasureResumeDocument,
     "\n  mutation CreateCustomer($input: CreateCustomerInput!) {\n    createCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email } }\n      ... on ValidationError { message issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.CreateCustomerDocument,
     "\n  mutation RenameCustomer($input: RenameCustomerInput!) {\n    renameCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name } }\n      ... on ValidationError { issues { path message } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.RenameCustomerDocument,
     "\n  mutation EraseCustomer($input: EraseCustomerInput!) {\n    eraseCustomer(input: $input) {\n      __typename\n      ... on CustomerPayload { position version customer { id name email erased } }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.EraseCustomerDocument,
@@ -148,6 +166,42 @@ export function graphql(source: "\n  mutation PlaceOrder($input: CreateOrderInpu
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n"): (typeof documents)["\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ErasureOrders($filter: OrderFilter) {\n    orders(first: 200, filter: $filter) {\n      nodes { id customerId customerName customerEmail status totalCents itemCount }\n    }\n  }\n"): (typeof documents)["\n  query ErasureOrders($filter: OrderFilter) {\n    orders(first: 200, filter: $filter) {\n      nodes { id customerId customerName customerEmail status totalCents itemCount }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ErasureSearch($text: String!) {\n    searchOrders(text: $text, first: 50) { total hits { orderId customerId customerName } }\n  }\n"): (typeof documents)["\n  query ErasureSearch($text: String!) {\n    searchOrders(text: $text, first: 50) { total hits { orderId customerId customerName } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ErasureSuggest($prefix: String!) { autocomplete(prefix: $prefix, limit: 20) { term kind orders } }\n"): (typeof documents)["\n  query ErasureSuggest($prefix: String!) { autocomplete(prefix: $prefix, limit: 20) { term kind orders } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ErasureHistory($customerId: ID!) {\n    customerOrderHistory(customerId: $customerId, first: 50) {\n      nodes { orderId summary { status totalCents customerName } }\n    }\n  }\n"): (typeof documents)["\n  query ErasureHistory($customerId: ID!) {\n    customerOrderHistory(customerId: $customerId, first: 50) {\n      nodes { orderId summary { status totalCents customerName } }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ErasureAnalytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n"): (typeof documents)["\n  query ErasureAnalytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ErasureCustomerView($id: ID!) { customer(id: $id) { id name email erased } }\n"): (typeof documents)["\n  query ErasureCustomerView($id: ID!) { customer(id: $id) { id name email erased } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ErasureRebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation ErasureRebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ErasureProjections { projections { name state lastError } }\n"): (typeof documents)["\n  query ErasureProjections { projections { name state lastError } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ErasureResume($name: ProjectionName!) {\n    resumeProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation ErasureResume($name: ProjectionName!) {\n    resumeProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -2,6 +2,7 @@
 import type { ObjectRef } from '@pothos/core';
 import { createGraphQLError } from 'graphql-yoga';
 import { emailFor } from '../../auth/masking.ts';
+import { isAllowed, type Operation, ownerScope } from '../../auth/policy.ts';
 import type { Subject } from '../../auth/subject.ts';
 import { type Bucket, getCustomerAnalytics, getOrderAnalytics } from '../../read/analytics.ts';
 import { badInput, pageSize } from '../../read/cursor.ts';
@@ -9,7 +10,7 @@ import { getCustomerById } from '../../read/customers.ts';
 import { getCustomerOrderHistory, type HistoryEntry } from '../../read/history.ts';
 import { listOrders, type OrderView, type OrderViewItem } from '../../read/orderList.ts';
 import { autocomplete, type SearchHit, type SearchResult, type Suggestion, searchOrders } from '../../read/search.ts';
-import { isUuid } from '../../write/errors.ts';
+import { Forbidden, isUuid } from '../../write/errors.ts';
 import { builder } from '../builder.ts';
 import { ConsistencyInput, readFrom } from '../consistency.ts';
 import type { GraphQLContext } from '../context.ts';
@@ -19,16 +20,27 @@ function forbidden(message: string) {
   return createGraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
 }
 
-/** Customers read only their own orders; support and admin read all. */
-export function scopeToSubject(subject: Subject | null, customerId: string | null | undefined): string | null {
+/**
+ * Whose data the subject may read through `operation`, by the matrix in auth/policy.ts:
+ * the requested customer (null: all) where the grant is 'all', the subject's own
+ * customer where it is 'own'; a request for another customer is FORBIDDEN.
+ */
+export function readScope(
+  subject: Subject | null,
+  operation: Operation,
+  customerId: string | null | undefined,
+): string | null {
   if (!subject) throw forbidden('a bearer token is required');
-  if (subject.role !== 'customer') return customerId ?? null;
-  if (customerId && customerId !== subject.customerId) throw forbidden('a customer reads only its own orders');
-  return subject.customerId!;
+  try {
+    return ownerScope(subject, operation, customerId);
+  } catch (error) {
+    if (error instanceof Forbidden) throw forbidden(error.message);
+    throw error;
+  }
 }
 
-function canSee(ctx: GraphQLContext, customerId: string): boolean {
-  return ctx.subject?.role !== 'customer' || ctx.subject.customerId === customerId;
+function canSee(ctx: GraphQLContext, operation: Operation, customerId: string): boolean {
+  return ctx.subject !== null && isAllowed(ctx.subject, operation, customerId);
 }
 
 export const OrderViewItemRef = builder.objectRef<OrderViewItem>('OrderViewItem').implement({
@@ -268,7 +280,7 @@ builder.queryFields((t) => ({
       const id = String(args.id);
       if (!isUuid(id)) return null;
       const order = await ctx.loaders.orderById.load(id);
-      if (order && !canSee(ctx, order.customerId)) throw forbidden('a customer reads only its own orders');
+      if (order && !canSee(ctx, 'order', order.customerId)) throw forbidden('a customer reads only its own orders');
       return order;
     },
   }),
@@ -284,7 +296,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       await readFrom(ctx, ['order_list_view'], args.consistency);
       const filter = args.filter ?? {};
-      const customerId = scopeToSubject(ctx.subject, filter.customerId ? String(filter.customerId) : null);
+      const customerId = readScope(ctx.subject, 'orders', filter.customerId ? String(filter.customerId) : null);
       if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filter');
       return listOrders(ctx.app.pool, { ...filter, customerId }, pageSize(args.first), args.after);
     },
@@ -300,7 +312,7 @@ builder.queryFields((t) => ({
     },
     resolve: async (_root, args, ctx) => {
       await readFrom(ctx, ['customer_order_history'], args.consistency);
-      const customerId = scopeToSubject(ctx.subject, String(args.customerId))!;
+      const customerId = readScope(ctx.subject, 'customerOrderHistory', String(args.customerId))!;
       if (!isUuid(customerId)) throw badInput('customerId is not an id', 'customerId');
       return getCustomerOrderHistory(ctx.app.pool, customerId, pageSize(args.first), args.after);
     },
@@ -320,7 +332,7 @@ builder.queryFields((t) => ({
       await readFrom(ctx, ['order_search'], args.consistency);
       if (args.text.length > 200) throw badInput('text is at most 200 characters', 'text');
       const filters = args.filters ?? {};
-      const customerId = scopeToSubject(ctx.subject, filters.customerId ? String(filters.customerId) : null);
+      const customerId = readScope(ctx.subject, 'searchOrders', filters.customerId ? String(filters.customerId) : null);
       if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filters');
       return searchOrders(ctx.app.pool, args.text, { ...filters, customerId }, pageSize(args.first), args.after);
     },
@@ -339,7 +351,7 @@ builder.queryFields((t) => ({
       if (args.prefix.length < 1 || args.prefix.length > 100) throw badInput('prefix is 1 to 100 characters', 'prefix');
       const limit = args.limit ?? 10;
       if (limit < 1 || limit > 50) throw badInput('limit is 1 to 50', 'limit');
-      return autocomplete(ctx.app.pool, args.prefix, limit, scopeToSubject(ctx.subject, null));
+      return autocomplete(ctx.app.pool, args.prefix, limit, readScope(ctx.subject, 'autocomplete', null));
     },
   }),
   orderAnalytics: t.field({
@@ -352,7 +364,7 @@ builder.queryFields((t) => ({
       consistency: t.arg({ type: ConsistencyInput }),
     },
     resolve: async (_root, args, ctx) => {
-      const customerId = scopeToSubject(ctx.subject, null);
+      const customerId = readScope(ctx.subject, 'orderAnalytics', null);
       await readFrom(ctx, [customerId ? 'order_list_view' : 'order_analytics'], args.consistency);
       if (args.to <= args.from) throw badInput('to must be after from', 'to');
       if (args.to.getTime() - args.from.getTime() > 3 * 366 * 86_400_000) throw badInput('at most three years', 'to');
@@ -369,7 +381,7 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true }), consistency: t.arg({ type: ConsistencyInput }) },
     resolve: async (_root, args, ctx) => {
       await readFrom(ctx, ['order_list_view'], args.consistency);
-      const id = scopeToSubject(ctx.subject, String(args.id))!;
+      const id = readScope(ctx.subject, 'customer', String(args.id))!;
       return isUuid(id) ? getCustomerById(ctx.app.pool, id) : null;
     },
   }),

@@ -8,7 +8,7 @@ import { isUuid } from '../../write/errors.ts';
 import { builder } from '../builder.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
 import { ProjectionNameEnum } from './projection.ts';
-import { OrderViewRef, scopeToSubject } from './reads.ts';
+import { OrderViewRef, readScope } from './reads.ts';
 
 builder.subscriptionType({
   description: 'Live read-model changes over SSE (graphql-sse) or WebSocket (graphql-ws) at /graphql.',
@@ -52,7 +52,7 @@ builder.subscriptionFields((t) => ({
       after: t.arg.string({ description: 'A position from a previous change (or a mutation).' }),
     },
     subscribe: (_root, args, ctx) => {
-      const customerId = scopeToSubject(ctx.subject, args.customerId ? String(args.customerId) : null);
+      const customerId = readScope(ctx.subject, 'orderListChanged', args.customerId ? String(args.customerId) : null);
       if (customerId && !isUuid(customerId)) {
         throw createGraphQLError('customerId is not an id', { extensions: { code: 'BAD_USER_INPUT' } });
       }
@@ -76,7 +76,7 @@ builder.subscriptionFields((t) => ({
     subscribe: async (_root, args, ctx) => {
       const id = String(args.id);
       if (!isUuid(id)) throw createGraphQLError('id is not an id', { extensions: { code: 'BAD_USER_INPUT' } });
-      let customerId = scopeToSubject(ctx.subject, null);
+      let customerId = readScope(ctx.subject, 'orderChanged', null);
       if (customerId) {
         const order = await ctx.loaders.orderById.load(id);
         if (!order || order.customerId !== customerId) {

@@ -1,0 +1,137 @@
+// Abuse limits: each refusal is a GraphQL error with its own code, and nothing runs.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+import { createTestApp, type TestApp } from '../support/app.ts';
+import { writeCounts } from '../support/db.ts';
+
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp({
+    env: {
+      MAX_QUERY_DEPTH: '4',
+      MAX_QUERY_ALIASES: '3',
+      MAX_QUERY_COST: '50',
+      MAX_QUERY_TOKENS: '300',
+      MAX_BATCH_OPERATIONS: '2',
+      MAX_VARIABLES_BYTES: '500',
+      MAX_DOCUMENT_BYTES: '2000',
+      MUTATION_RATE_LIMIT: '3',
+      MUTATION_RATE_WINDOW_MS: '60000',
+    },
+  });
+});
+afterAll(async () => t.close());
+
+const admin = () => ({ authorization: `Bearer ${t.adminToken}` });
+
+async function refused(body: Record<string, unknown> | unknown[], code: string) {
+  const before = await writeCounts(t.pool);
+  const res = await t.request(body as Record<string, unknown>, admin());
+  expect(res.status).toBeLessThan(500);
+  const errors = Array.isArray(res.json)
+    ? (res.json as { errors?: unknown[] }[]).flatMap((r) => r.errors ?? [])
+    : res.json.errors;
+  expect(errors?.length).toBeGreaterThan(0);
+  expect((errors as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code)).toContain(code);
+  expect(await writeCounts(t.pool)).toEqual(before);
+  return res;
+}
+
+describe('limits', () => {
+  it('refuses a query deeper than MAX_QUERY_DEPTH with QUERY_TOO_DEEP', async () => {
+    const res = await refused({ query: '{ orders { edges { node { items { sku } } } } }' }, 'QUERY_TOO_DEEP');
+    expect(res.json.errors?.[0]?.message).toContain('depth limit of 4');
+  });
+
+  it('refuses more aliases than MAX_QUERY_ALIASES with TOO_MANY_ALIASES', async () => {
+    await refused(
+      { query: '{ a: products { id } b: products { id } c: products { id } d: products { id } }' },
+      'TOO_MANY_ALIASES',
+    );
+  });
+
+  it('refuses a query costing more than MAX_QUERY_COST with QUERY_TOO_COMPLEX', async () => {
+    await refused(
+      {
+        query:
+          '{ orders { nodes { id customerId customerName customerEmail status totalCents itemCount lineCount version createdAt updatedAt items { sku quantity productName unitPriceCents lineNo productId } } } }',
+      },
+      'QUERY_TOO_COMPLEX',
+    );
+  });
+
+  it('refuses a document of more than MAX_QUERY_TOKENS tokens with TOO_MANY_TOKENS', async () => {
+    await refused({ query: `{ products(first: [${'1 '.repeat(400)}]) { id } }` }, 'TOO_MANY_TOKENS');
+  });
+
+  it('refuses a document over MAX_DOCUMENT_BYTES with DOCUMENT_TOO_LARGE', async () => {
+    await refused({ query: `{ __typename }\n# ${'x'.repeat(2500)}` }, 'DOCUMENT_TOO_LARGE');
+  });
+
+  it('refuses variables over MAX_VARIABLES_BYTES with VARIABLES_TOO_LARGE, and runs nothing', async () => {
+    await refused(
+      {
+        query: 'mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { __typename } }',
+        variables: { input: { name: 'x'.repeat(600), email: 'big@example.com' } },
+      },
+      'VARIABLES_TOO_LARGE',
+    );
+  });
+
+  it('runs a batch of MAX_BATCH_OPERATIONS and refuses a larger one', async () => {
+    const ok = await t.request([{ query: '{ __typename }' }, { query: '{ products { id } }' }] as never, admin());
+    expect(ok.status).toBe(200);
+    expect((ok.json as unknown as unknown[]).length).toBe(2);
+    const res = await t.request(
+      [{ query: '{ __typename }' }, { query: '{ __typename }' }, { query: '{ __typename }' }] as never,
+      admin(),
+    );
+    expect(res.status).toBe(413);
+    expect(JSON.stringify(res.json)).toContain('Batching is limited to 2 operations per request');
+  });
+
+  it('does not suggest field names outside development', async () => {
+    const res = await t.request({ query: '{ prodcts { id } }' }, admin());
+    expect(res.json.errors?.[0]?.message).not.toContain('Did you mean');
+    expect(loadConfig({ NODE_ENV: 'development' }).limits.fieldSuggestions).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) }).limits.fieldSuggestions).toBe(false);
+  });
+
+  it('answers introspection (as GraphiQL sends it) within the default limits', async () => {
+    const app = await createTestApp();
+    try {
+      const { getIntrospectionQuery } = await import('graphql');
+      const res = await app.request({
+        query: getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true }),
+      });
+      expect(res.status).toBe(200);
+      expect(res.json.errors).toBeUndefined();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('limits mutations per subject: past MUTATION_RATE_LIMIT they are RATE_LIMITED and change nothing', async () => {
+    const token = await t.customerToken('00000000-0000-4000-8000-00000000abcd');
+    const rename = {
+      query:
+        'mutation { renameCustomer(input: { customerId: "00000000-0000-4000-8000-00000000abcd", name: "N" }) { __typename } }',
+    };
+    for (let i = 0; i < 3; i++) {
+      const res = await t.request(rename, { authorization: `Bearer ${token}` });
+      expect(res.json.data).toEqual({ renameCustomer: { __typename: 'NotFoundError' } });
+    }
+    const before = await writeCounts(t.pool);
+    const limited = await t.request(rename, { authorization: `Bearer ${token}` });
+    expect(limited.status).toBe(429);
+    expect(limited.json.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+    expect(limited.json.errors?.[0]?.extensions?.retryAfterMs).toBeGreaterThan(0);
+    expect(await writeCounts(t.pool)).toEqual(before);
+    // Another subject and queries are not affected.
+    const other = await t.request(rename, admin());
+    expect(other.json.data).toEqual({ renameCustomer: { __typename: 'NotFoundError' } });
+    const query = await t.request({ query: '{ products { id } }' }, { authorization: `Bearer ${token}` });
+    expect(query.json.errors).toBeUndefined();
+  });
+});
