@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
+import { TokenService } from '../src/auth/jwt.ts';
 import { summarize } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -62,6 +63,24 @@ export function jsonPort(line: string): number | undefined {
   }
 }
 
+/** The service (`src/main.ts`) in its own process on `databaseUrl`, production mode, any free port. */
+export function serveService(
+  databaseUrl: string,
+  jwtSecret: string,
+  env: Record<string, string> = {},
+): Promise<Served> {
+  return serve(
+    'src/main.ts',
+    { DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', ...env },
+    (line) => (line.includes('"listening"') ? jsonPort(line) : undefined),
+  );
+}
+
+/** An admin token the service started with `jwtSecret` accepts. */
+export function benchToken(jwtSecret: string): Promise<string> {
+  return new TokenService(jwtSecret).sign({ sub: 'bench', role: 'admin' });
+}
+
 export interface LoadResult {
   requests: number;
   errors: number;
@@ -69,20 +88,29 @@ export interface LoadResult {
   latencyMs: ReturnType<typeof summarize>;
 }
 
-/** POSTs `body` as fast as `concurrency` connections allow for `seconds`. */
+/**
+ * POSTs `body` as fast as `concurrency` connections allow for `seconds` (closed loop:
+ * each connection sends its next request when the previous answer arrived). `body` may
+ * be a function (a new body per request); `ok` may reject a 200 answer by its text.
+ */
 export async function load(options: {
   port: number;
-  body: string;
+  body: string | ((n: number) => string);
   headers?: Record<string, string>;
   concurrency: number;
   seconds: number;
+  ok?: (text: string) => boolean;
 }): Promise<LoadResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
   const latencies: number[] = [];
   let errors = 0;
   const end = performance.now() + options.seconds * 1000;
+  let sent = 0;
+  const { ok } = options;
   const one = () =>
     new Promise<void>((resolve) => {
+      const body = typeof options.body === 'string' ? options.body : options.body(sent);
+      sent += 1;
       const t0 = performance.now();
       const req = request(
         {
@@ -93,14 +121,16 @@ export async function load(options: {
           agent,
           headers: {
             'content-type': 'application/json',
-            'content-length': Buffer.byteLength(options.body),
+            'content-length': Buffer.byteLength(body),
             ...options.headers,
           },
         },
         (res) => {
-          res.resume();
+          let text = '';
+          if (ok) res.on('data', (d: Buffer) => (text += String(d)));
+          else res.resume();
           res.on('end', () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - t0);
+            if (res.statusCode === 200 && (!ok || ok(text))) latencies.push(performance.now() - t0);
             else errors += 1;
             resolve();
           });
@@ -110,7 +140,7 @@ export async function load(options: {
         errors += 1;
         resolve();
       });
-      req.end(options.body);
+      req.end(body);
     });
   const started = performance.now();
   await Promise.all(

@@ -105,10 +105,36 @@ export function machine(server: BenchServer) {
 export interface BenchContext {
   server: BenchServer;
   smoke: boolean;
+  /** Figures earlier benchmarks of the same run measured, for the ones that build on them. */
+  shared: SharedFigures;
+}
+
+export interface SharedFigures {
+  /** `write`: the service's highest sustained createOrder rate (commands/s). */
+  maxWriteRate?: number;
+  /** `lag`: the worst per-projection p99 (ms) at 70% of that rate. */
+  lagP99Ms?: number;
+}
+
+/**
+ * One row of the summary table (and of `summary` in results.json): the figure, the
+ * baseline measured in the same run (null where there is none), their ratio, the goal
+ * and whether it was met.
+ */
+export interface SummaryRow {
+  row: string;
+  figure: string;
+  baseline: string | null;
+  ratio: number | null;
+  goal: string;
+  met: boolean;
+  load: string;
 }
 
 export interface Benchmark {
   name: string;
   description: string;
-  run(ctx: BenchContext): Promise<Record<string, unknown>>;
+  run(ctx: BenchContext): Promise<Record<string, unknown> & { summary?: SummaryRow[] }>;
 }
+
+export const round2 = (n: number) => Math.round(n * 100) / 100;

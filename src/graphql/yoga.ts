@@ -4,6 +4,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
+import { isDatabaseUnavailable, UNAVAILABLE } from '../db/unavailable.ts';
 import { useObservability } from '../observability/graphql.ts';
 import type { Transport } from '../observability/metrics.ts';
 import { contextFromCarrier } from '../observability/tracing.ts';
@@ -11,7 +12,9 @@ import { createLoaders } from '../read/loaders.ts';
 import { subjectFromHeader, useRequireSubject } from './auth.ts';
 import { useReadModelFreshness } from './consistency.ts';
 import type { GraphQLContext } from './context.ts';
+import { useLimits } from './limits.ts';
 import { schema } from './schema.ts';
+import { useSharedSubscriptions } from './sharedSubscriptions.ts';
 
 export interface RequestScope {
   requestId: string;
@@ -85,6 +88,20 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
         const original = error instanceof GraphQLError ? error.originalError : error;
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
         const requestId = requestScope.getStore()?.requestId;
+        if (original instanceof SyntaxError && !(error instanceof GraphQLError && error.path)) {
+          // Unparsable JSON in the request itself (e.g. GET ?variables=): the caller's mistake.
+          return createGraphQLError('the request is not valid JSON', {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 }, requestId },
+          });
+        }
+        if (isDatabaseUnavailable(original ?? error)) {
+          // An outage, not a bug: nothing half-applied, the client should retry.
+          app.log.warn({ err: original ?? error, requestId }, 'database unavailable');
+          return createGraphQLError('The database is unavailable; retry the request.', {
+            path: error instanceof GraphQLError ? error.path : undefined,
+            extensions: { code: UNAVAILABLE, retryable: true, requestId },
+          });
+        }
         app.log.error({ err: original ?? error, requestId }, 'internal error');
         return createGraphQLError(message, {
           path: error instanceof GraphQLError ? error.path : undefined,
@@ -92,6 +109,15 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
         });
       },
     },
-    plugins: [useObservability(), useRequireSubject(), useReadModelFreshness()],
+    // A JSON array of operations runs them in one request, at most MAX_BATCH_OPERATIONS.
+    batching: { limit: app.config.limits.maxBatch },
+    plugins: [
+      useObservability(),
+      useRequireSubject(),
+      ...useLimits(app.config.limits),
+      useReadModelFreshness(),
+      // Last: subscribers share an execution only after every check above passed for them.
+      useSharedSubscriptions(),
+    ],
   });
 }

@@ -1,0 +1,263 @@
+// Write benchmark: createOrder (3 items, an idempotency key, 100 customers) over HTTP
+// against the service in its own process (ROLE=api: the command path alone; the
+// projector's share of the machine is the `lag` benchmark's subject), closed loop at 8,
+// 16 and 32 concurrent clients for a fixed time each. Baseline in the same run: a
+// node `pg` loop at the same concurrency running the statements a createOrder
+// transaction issues (captured from the service), as raw SQL on a plain pool.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { givenCatalogue } from '../test/support/workload.ts';
+import { benchToken, type LoadResult, load, serveService } from './http.ts';
+import { type Benchmark, type BenchServer, benchApp, closeApp, freshDatabase, round2, summarize } from './support.ts';
+
+const CUSTOMERS = 100;
+const PRODUCTS = 20;
+
+interface Catalogue {
+  customerIds: string[];
+  products: { id: string; sku: string; name: string; priceCents: number }[];
+}
+
+async function prepare(server: BenchServer, smoke: boolean): Promise<{ databaseUrl: string; catalogue: Catalogue }> {
+  const databaseUrl = await freshDatabase(server);
+  const app = benchApp(databaseUrl);
+  const { customerIds } = await givenCatalogue(app, PRODUCTS, smoke ? 10 : CUSTOMERS);
+  const { rows } = await app.pool.query('SELECT id, sku, name, price_cents AS "priceCents" FROM products ORDER BY sku');
+  await closeApp(app);
+  return { databaseUrl, catalogue: { customerIds, products: rows } };
+}
+
+/** The lines of order `n`: three different products, quantities 1–3. */
+function linesOf(catalogue: Catalogue, n: number) {
+  const p = catalogue.products;
+  return [0, 1, 2].map((k) => ({ product: p[(n * 7 + k * 5) % p.length]!, quantity: 1 + ((n + k) % 3) }));
+}
+
+const CREATE_ORDER = `mutation Checkout($input: CreateOrderInput!) {
+  createOrder(input: $input) { __typename ... on OrderPayload { position order { id } } ... on Error { message } }
+}`;
+
+function createOrderBody(catalogue: Catalogue, n: number, run: string): string {
+  return JSON.stringify({
+    query: CREATE_ORDER,
+    operationName: 'Checkout',
+    variables: {
+      input: {
+        customerId: catalogue.customerIds[n % catalogue.customerIds.length],
+        idempotencyKey: `${run}-${n}`,
+        items: linesOf(catalogue, n).map((l) => ({ productId: l.product.id, quantity: l.quantity })),
+      },
+    },
+  });
+}
+
+export const createOrderOk = (text: string) => text.includes('"OrderPayload"');
+
+export interface WriteLevel {
+  concurrency: number;
+  service: LoadResult;
+  baseline: LoadResult;
+  ratio: number;
+}
+
+/** Measures the service's createOrder rate at each concurrency (ROLE=api, pool sized for the clients). */
+export async function measureService(
+  databaseUrl: string,
+  catalogue: Catalogue,
+  levels: number[],
+  seconds: number,
+): Promise<LoadResult[]> {
+  const secret = randomBytes(32).toString('hex');
+  const service = await serveService(databaseUrl, secret, {
+    ROLE: 'api',
+    DATABASE_POOL_SIZE: String(Math.max(...levels)),
+  });
+  const headers = { authorization: `Bearer ${await benchToken(secret)}` };
+  const run = randomBytes(4).toString('hex');
+  let n = 0;
+  const body = () => createOrderBody(catalogue, n++, run);
+  try {
+    // Warm-up: JIT, prepared plans, pool connections.
+    await load({ port: service.port, body, headers, concurrency: 8, seconds: Math.min(2, seconds) });
+    const results: LoadResult[] = [];
+    for (const concurrency of levels) {
+      results.push(await load({ port: service.port, body, headers, concurrency, seconds, ok: createOrderOk }));
+    }
+    return results;
+  } finally {
+    await service.stop();
+  }
+}
+
+/** The createOrder transaction as raw SQL, statement for statement. */
+async function baselineTransaction(client: pg.PoolClient, catalogue: Catalogue, n: number, run: string): Promise<void> {
+  const customerId = catalogue.customerIds[n % catalogue.customerIds.length]!;
+  const key = `${customerId}:${run}-${n}`;
+  const lines = linesOf(catalogue, n);
+  const orderId = randomUUID();
+  const now = new Date();
+  await client.query('BEGIN');
+  try {
+    await client.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+    await client.query(
+      `SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0)))::int AS n
+         FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) AS keys`,
+      [[`Customer:${customerId}`, `idempotency:createOrder:${key}`].sort()],
+    );
+    await client.query(
+      'SELECT command, key, request_hash, result, created_at FROM idempotency_records WHERE command = $1 AND key = $2 LIMIT 1',
+      ['createOrder', key],
+    );
+    await client.query('SELECT id, erased_at FROM customers WHERE id = $1 LIMIT 1', [customerId]);
+    await client.query(
+      'SELECT id, sku, name, price_cents FROM products WHERE id IN ($1, $2, $3)',
+      lines.map((l) => l.product.id),
+    );
+    const total = lines.reduce((sum, l) => sum + l.quantity * l.product.priceCents, 0);
+    await client.query(
+      `INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
+       VALUES ($1, $2, 'PENDING', $3, 1, $4, $4) RETURNING id`,
+      [orderId, customerId, total, now],
+    );
+    await client.query(
+      `INSERT INTO order_items (id, order_id, line_no, product_id, quantity, unit_price_cents)
+       VALUES ($2, $1, 1, $3, $4, $5), ($6, $1, 2, $7, $8, $9), ($10, $1, 3, $11, $12, $13)`,
+      [orderId, ...lines.flatMap((l) => [randomUUID(), l.product.id, l.quantity, l.product.priceCents])],
+    );
+    await client.query(
+      'SELECT id, customer_id, status::text, total_cents, version, created_at, updated_at FROM orders WHERE id = $1 LIMIT 1',
+      [orderId],
+    );
+    const payload = JSON.stringify({
+      orderId,
+      customerId,
+      items: lines.map((l, i) => ({
+        lineNo: i + 1,
+        productId: l.product.id,
+        sku: l.product.sku,
+        name: l.product.name,
+        quantity: l.quantity,
+        unitPriceCents: l.product.priceCents,
+      })),
+      totalCents: total,
+      createdAt: now.toISOString(),
+    });
+    const { rows } = await client.query(
+      `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, schema_version,
+                           payload, actor, trace_context)
+       SELECT e.id, e.type, e.agg_type, e.agg_id, e.agg_version, e.schema_version, e.payload::jsonb, $8, $9::jsonb
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int[], $6::int[], $7::text[])
+              AS e(id, type, agg_type, agg_id, agg_version, schema_version, payload)
+       RETURNING seq, tx_id::text AS tx_id, occurred_at`,
+      [[randomUUID()], ['OrderCreated'], ['Order'], [orderId], [1], [1], [payload], 'bench', null],
+    );
+    await client.query(
+      `INSERT INTO idempotency_records (command, key, request_hash, result, created_at)
+       VALUES ($1, $2, $3, $4, $5) RETURNING command, key, request_hash, result, created_at`,
+      [
+        'createOrder',
+        key,
+        createHash('sha256').update(payload).digest('hex'),
+        JSON.stringify({ orderId, version: 1, position: String(rows[0].seq) }),
+        now,
+      ],
+    );
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
+}
+
+/** The same transaction shape from a plain pg pool, closed loop, `concurrency` connections. */
+export async function measureBaseline(
+  databaseUrl: string,
+  catalogue: Catalogue,
+  concurrency: number,
+  seconds: number,
+): Promise<LoadResult> {
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: concurrency });
+  pool.on('error', () => {});
+  const run = randomBytes(4).toString('hex');
+  let n = 0;
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  const end = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      const client = await pool.connect();
+      try {
+        while (performance.now() < end) {
+          const t0 = performance.now();
+          try {
+            await baselineTransaction(client, catalogue, n++, run);
+            latencies.push(performance.now() - t0);
+          } catch {
+            errors += 1;
+          }
+        }
+      } finally {
+        client.release();
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  await pool.end();
+  return {
+    requests: latencies.length,
+    errors,
+    perSecond: Math.round(latencies.length / elapsed),
+    latencyMs: summarize(latencies),
+  };
+}
+
+export const writeBenchmark: Benchmark = {
+  name: 'write',
+  description:
+    'createOrder (3 items) over HTTP, closed loop at 8/16/32 clients, vs the same SQL transaction from a pg loop',
+  async run({ server, smoke, shared }) {
+    const levels = [8, 16, 32];
+    const seconds = smoke ? 0.5 : 8;
+    const { databaseUrl, catalogue } = await prepare(server, smoke);
+    const service = await measureService(databaseUrl, catalogue, levels, seconds);
+    await measureBaseline(databaseUrl, catalogue, 8, Math.min(2, seconds)); // warm-up
+    const byLevel: WriteLevel[] = [];
+    for (const [i, concurrency] of levels.entries()) {
+      const baseline = await measureBaseline(databaseUrl, catalogue, concurrency, seconds);
+      const s = service[i]!;
+      byLevel.push({ concurrency, service: s, baseline, ratio: round2(s.perSecond / Math.max(1, baseline.perSecond)) });
+    }
+    const best = byLevel.reduce((a, b) => (b.service.perSecond > a.service.perSecond ? b : a));
+    const bestBaseline = Math.max(...byLevel.map((l) => l.baseline.perSecond));
+    const ratio = round2(best.service.perSecond / Math.max(1, bestBaseline));
+    shared.maxWriteRate = best.service.perSecond;
+    const loadGenerator = `node http keep-alive, closed loop, ${levels.join('/')} concurrent clients, ${seconds} s each; service ROLE=api, pool ${Math.max(...levels)}; baseline: node pg pool, same concurrency, same statements`;
+    return {
+      loadGenerator,
+      levels: byLevel,
+      maxCommandsPerSecond: best.service.perSecond,
+      atConcurrency: best.concurrency,
+      baselineMaxPerSecond: bestBaseline,
+      ratio,
+      summary: [
+        {
+          row: 'write',
+          figure: `${best.service.perSecond} createOrder/s at ${best.concurrency} clients (p50 ${best.service.latencyMs.p50} ms, p99 ${best.service.latencyMs.p99} ms); by clients ${byLevel.map((l) => `${l.concurrency}: ${l.service.perSecond}/s`).join(', ')}`,
+          baseline: `pg loop ${bestBaseline} tx/s (${byLevel.map((l) => `${l.concurrency}: ${l.baseline.perSecond}/s`).join(', ')})`,
+          ratio,
+          goal: '≥ 0.5× (stretch 0.65×)',
+          met: ratio >= 0.5,
+          load: loadGenerator,
+        },
+      ],
+    };
+  },
+};
+
+/** A quick maximum (16 clients, a few seconds) for benchmarks run without `write` before them. */
+export async function quickMaxWriteRate(server: BenchServer, seconds: number, smoke = false): Promise<number> {
+  const { databaseUrl, catalogue } = await prepare(server, smoke);
+  const [result] = await measureService(databaseUrl, catalogue, [16], seconds);
+  return result!.perSecond;
+}
