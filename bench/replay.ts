@@ -4,6 +4,7 @@
 // and mix as the commands produce: orders with 1-3 lines, items added, status changes,
 // renames), because producing 200,000 events through commands would take longer than
 // the rest of the suite.
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { ALL_PROJECTIONS } from '../src/projections/registry.ts';
 import { createEngine } from '../src/runtime.ts';
@@ -81,6 +82,7 @@ export const replayBenchmark: Benchmark = {
     const events = await generate(url, smoke ? 4_000 : 200_000);
     const app = benchApp(url, { PROJECTION_BATCH_SIZE: '1000' }, 12);
     app.engine = createEngine(app, url);
+    const loadBefore = loadavg()[0]!;
     const started = performance.now();
     await app.engine.start();
     const perProjection: Record<string, { seconds: number; eventsPerSecond: number }> = {};
@@ -99,6 +101,7 @@ export const replayBenchmark: Benchmark = {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+    const allSeconds = (performance.now() - started) / 1000;
     await closeApp(app);
     const slowest = Math.min(...Object.values(perProjection).map((p) => p.eventsPerSecond));
     return {
@@ -106,7 +109,12 @@ export const replayBenchmark: Benchmark = {
       batchSize: 1000,
       sustainedCommandsPerSecond: sustained,
       perProjection,
+      // Events applied per second by the four projections together.
+      allProjectionsEventsPerSecond: Math.round((events * ALL_PROJECTIONS.length) / allSeconds),
       slowestVsCommandRate: Math.round((slowest / sustained) * 10) / 10,
+      // The machine's 1-minute load average when the replay started and ended: other
+      // work on the same cores shows up here, and in both figures of the ratio.
+      loadAverage: [Math.round(loadBefore * 10) / 10, Math.round(loadavg()[0]! * 10) / 10],
     };
   },
 };

@@ -1,7 +1,14 @@
 // Each projection's private copy of customer names and emails (projection_customers),
 // kept from Customer events. Updates are guarded by the customer version, so applying
 // an event twice or late never moves a name backwards.
+//
+// A batch works on the copies in memory: CustomerCopies loads the rows its events touch
+// (locked), applies each event with the same guards a statement per event would have
+// (create only if absent, rename and erase only a newer version), answers what a
+// projection copies into a new order at any point of the batch, and writes the copies
+// back in one statement.
 import type { StoredEvent } from '../outbox/append.ts';
+import type { Position } from '../outbox/position.ts';
 import type { CustomerEvent } from '../write/customer/events.ts';
 import type { Sql } from './sql.ts';
 
@@ -10,49 +17,137 @@ export interface CustomerFacts {
   email: string | null;
 }
 
-export async function applyCustomerEvent(
-  sql: Sql,
-  projection: string,
-  e: StoredEvent<CustomerEvent>,
-): Promise<boolean> {
-  const { event } = e;
-  switch (event.type) {
-    case 'CustomerCreated':
-      return (
-        (await sql.execute(
-          `INSERT INTO projection_customers (projection, customer_id, name, email, version)
-           VALUES ($1, $2::uuid, $3, $4, $5)
-           ON CONFLICT (projection, customer_id) DO NOTHING`,
-          [projection, event.data.customerId, event.data.name, event.data.email, e.aggregateVersion],
-        )) > 0
-      );
-    case 'CustomerRenamed':
-      return (
-        (await sql.execute(
-          `UPDATE projection_customers SET name = $3, version = $4
-            WHERE projection = $1 AND customer_id = $2::uuid AND version < $4`,
-          [projection, event.data.customerId, event.data.name, e.aggregateVersion],
-        )) > 0
-      );
-    case 'CustomerErased':
-      return (
-        (await sql.execute(
-          `UPDATE projection_customers SET name = NULL, email = NULL, erased = true, version = $3
-            WHERE projection = $1 AND customer_id = $2::uuid AND version < $3`,
-          [projection, event.data.customerId, e.aggregateVersion],
-        )) > 0
-      );
-  }
+interface CustomerCopy extends CustomerFacts {
+  version: number;
+  erased: boolean;
 }
 
-export async function customerFacts(sql: Sql, projection: string, customerId: string): Promise<CustomerFacts> {
-  const rows = await sql.query<CustomerFacts>(
-    'SELECT name, email FROM projection_customers WHERE projection = $1 AND customer_id = $2::uuid',
-    [projection, customerId],
-  );
-  return rows[0] ?? { name: null, email: null };
+/** What a batch's applied CustomerRenamed / CustomerErased events do to the customer's denormalized rows. */
+export interface CustomerRewrite {
+  customerId: string;
+  /** The customer's name after the batch (null once erased). */
+  name: string | null;
+  /** An erasure was applied in the batch: the email is gone from every row. */
+  erased: boolean;
+  /** Position of the last such event applied. */
+  position: Position;
 }
 
 export function isCustomerEvent(e: StoredEvent): e is StoredEvent<CustomerEvent> {
   return e.aggregateType === 'Customer';
+}
+
+/** Ids compare as text: the same uuid must find the same entry however it was spelled. */
+export const idKey = (id: string): string => id.toLowerCase();
+
+export class CustomerCopies {
+  private readonly copies = new Map<string, CustomerCopy | null>();
+  private readonly changed = new Set<string>();
+  private readonly rewrites = new Map<string, CustomerRewrite>();
+
+  private constructor(private readonly projection: string) {}
+
+  /**
+   * Loads (and locks) the copies of the customers these events are about, or whose
+   * orders they create.
+   */
+  static async load(sql: Sql, projection: string, events: StoredEvent[]): Promise<CustomerCopies> {
+    const copies = new CustomerCopies(projection);
+    const ids = new Set<string>();
+    for (const e of events) {
+      if (isCustomerEvent(e)) ids.add(idKey(e.event.data.customerId));
+      else if (e.event.type === 'OrderCreated') ids.add(idKey(e.event.data.customerId));
+    }
+    if (!ids.size) return copies;
+    for (const id of ids) copies.copies.set(id, null);
+    const rows = await sql.query<CustomerCopy & { customer_id: string }>(
+      `SELECT customer_id::text AS customer_id, name, email, version, erased FROM projection_customers
+        WHERE projection = $1 AND customer_id = ANY($2::uuid[])
+        ORDER BY customer_id FOR UPDATE`,
+      [projection, [...ids]],
+    );
+    for (const row of rows) {
+      copies.copies.set(idKey(row.customer_id), {
+        name: row.name,
+        email: row.email,
+        version: Number(row.version),
+        erased: row.erased,
+      });
+    }
+    return copies;
+  }
+
+  /** Applies one customer event to the copy; true when it changed it (false: already applied, or out of date). */
+  apply(e: StoredEvent<CustomerEvent>): boolean {
+    const { event } = e;
+    const id = idKey(event.data.customerId);
+    const copy = this.copies.get(id) ?? null;
+    switch (event.type) {
+      case 'CustomerCreated':
+        if (copy) return false;
+        this.copies.set(id, {
+          name: event.data.name ?? null,
+          email: event.data.email ?? null,
+          version: e.aggregateVersion,
+          erased: false,
+        });
+        break;
+      case 'CustomerRenamed':
+        if (!copy || copy.version >= e.aggregateVersion) return false;
+        copy.name = event.data.name ?? null;
+        copy.version = e.aggregateVersion;
+        this.rewrite(id, copy.name, false, e.position);
+        break;
+      case 'CustomerErased':
+        if (!copy || copy.version >= e.aggregateVersion) return false;
+        copy.name = null;
+        copy.email = null;
+        copy.erased = true;
+        copy.version = e.aggregateVersion;
+        this.rewrite(id, null, true, e.position);
+        break;
+    }
+    this.changed.add(id);
+    return true;
+  }
+
+  private rewrite(customerId: string, name: string | null, erased: boolean, position: Position): void {
+    const previous = this.rewrites.get(customerId);
+    this.rewrites.set(customerId, { customerId, name, erased: erased || (previous?.erased ?? false), position });
+  }
+
+  /** The customer's name and email as the copy holds them now (at this point of the batch). */
+  facts(customerId: string): CustomerFacts {
+    const copy = this.copies.get(idKey(customerId));
+    return copy ? { name: copy.name, email: copy.email } : { name: null, email: null };
+  }
+
+  /** Customers renamed or erased in this batch: their rows elsewhere need the new facts. */
+  get rewritten(): CustomerRewrite[] {
+    return [...this.rewrites.values()];
+  }
+
+  /** Writes the changed copies back (one statement). */
+  async save(sql: Sql): Promise<void> {
+    if (!this.changed.size) return;
+    const ids = [...this.changed];
+    const copies = ids.map((id) => this.copies.get(id)!);
+    await sql.execute(
+      `INSERT INTO projection_customers (projection, customer_id, name, email, version, erased)
+       SELECT $1, c.customer_id, c.name, c.email, c.version, c.erased
+         FROM unnest($2::uuid[], $3::text[], $4::text[], $5::int[], $6::boolean[])
+              AS c(customer_id, name, email, version, erased)
+       ON CONFLICT (projection, customer_id) DO UPDATE
+         SET name = EXCLUDED.name, email = EXCLUDED.email, version = EXCLUDED.version, erased = EXCLUDED.erased
+         WHERE projection_customers.version < EXCLUDED.version`,
+      [
+        this.projection,
+        ids,
+        copies.map((c) => c.name),
+        copies.map((c) => c.email),
+        copies.map((c) => c.version),
+        copies.map((c) => c.erased),
+      ],
+    );
+  }
 }

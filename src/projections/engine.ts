@@ -223,11 +223,12 @@ class Runner {
       try {
         changes = await this.projection.apply(sql, toApply);
         if (skipped.size && this.projection.changesFor) {
-          changes.push(
-            ...(await this.projection.changesFor(
+          // concat, not push(...): a rename can touch more rows than a call has arguments.
+          changes = changes.concat(
+            await this.projection.changesFor(
               sql,
               events.filter((e) => skipped.has(e.position.seq.toString())),
-            )),
+            ),
           );
         }
       } catch (error) {
@@ -242,7 +243,7 @@ class Runner {
       this.engine.metrics?.batchSize.observe({ projection: name }, events.length);
       this.engine.metrics?.batchDuration.observe({ projection: name }, (performance.now() - started) / 1000);
       const batchContext = trace.setSpan(ROOT_CONTEXT, span);
-      if (this.mode === 'live') await this.publish(last, changes, batchContext);
+      if (this.mode === 'live') await this.publish(last, changes, batchContext, checkpoint.position);
       else await this.publishProgress(false);
       span.setStatus({ code: SpanStatusCode.OK });
       span.end();
@@ -327,16 +328,23 @@ class Runner {
     await this.options.bus.publish(CHANNELS.rebuildProgress, message).catch(() => {});
   }
 
-  private positionMessage(p: Position): PositionMessage {
+  private positionMessage(p: Position, after?: Position): PositionMessage {
     return {
       projection: this.projection.name,
       position: encodePosition(p),
       txId: p.txId.toString(),
       seq: p.seq.toString(),
+      ...(after ? { after: encodePosition(after) } : {}),
     };
   }
 
-  private async publish(position: Position, changes: ReadModelChange[], parent: TraceContext): Promise<void> {
+  /** `after`: where the batch started, so subscribers can tell a batch whose publish was lost. */
+  private async publish(
+    position: Position,
+    changes: ReadModelChange[],
+    parent: TraceContext,
+    after?: Position,
+  ): Promise<void> {
     const { bus, log } = this.options;
     const token = encodePosition(position);
     const span = tracer().startSpan(
@@ -354,7 +362,7 @@ class Runner {
         };
         await bus.publish(CHANNELS.readModelChanges, message);
       }
-      await bus.publish(CHANNELS.positions, this.positionMessage(position));
+      await bus.publish(CHANNELS.positions, this.positionMessage(position, after));
     } catch (error) {
       // The batch is committed; subscribers recover from positions (resume), so a lost
       // publish costs latency, never data.

@@ -1,9 +1,16 @@
 // order_list_view: one row per order with the customer's name denormalized, totals
 // pre-computed, and its lines in order_list_view_items.
+//
+// A batch is applied set-based: the rows its order events touch are loaded (locked),
+// every event is applied in memory in outbox order with the guards one statement per
+// event would have (create only if absent, an item only on the version before it, a
+// status only from an older version), and the results are written with a few
+// statements whatever the batch size: new rows, changed rows, new lines, and one
+// update per batch for the rows of renamed or erased customers.
 import type { StoredEvent } from '../outbox/append.ts';
 import { comparePositions, type Position } from '../outbox/position.ts';
 import type { OrderEvent, OrderLine } from '../write/order/events.ts';
-import { applyCustomerEvent, isCustomerEvent } from './customers.ts';
+import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
 import type { Sql } from './sql.ts';
 
@@ -19,15 +26,199 @@ export function rowPosition(row: Record<string, unknown>): Position {
   return { txId: BigInt(String(row.position_tx_id)), seq: BigInt(String(row.position_seq)) };
 }
 
-async function insertItems(sql: Sql, orderId: string, lines: OrderLine[]): Promise<void> {
+/** A row as the batch sees it in memory. */
+interface ViewRow {
+  orderId: string;
+  customerId: string;
+  customerName: string | null;
+  customerEmail: string | null;
+  status: string;
+  totalCents: number;
+  itemCount: number;
+  lineCount: number;
+  version: number;
+  createdAt: string;
+  updatedAt: string;
+  position: Position;
+  /** null: created in this batch. */
+  statusBefore: string | null;
+  changed: boolean;
+}
+
+interface Line extends OrderLine {
+  orderId: string;
+}
+
+async function loadRows(sql: Sql, orderIds: string[]): Promise<Map<string, ViewRow>> {
+  const rows = new Map<string, ViewRow>();
+  if (!orderIds.length) return rows;
+  const found = await sql.query<{
+    order_id: string;
+    customer_id: string;
+    status: string;
+    total_cents: number;
+    item_count: number;
+    line_count: number;
+    version: number;
+    updated_at: string;
+    position_tx_id: string;
+    position_seq: string;
+  }>(
+    `SELECT order_id::text AS order_id, customer_id::text AS customer_id, status, total_cents::float8 AS total_cents,
+            item_count, line_count, version, to_json(updated_at)#>>'{}' AS updated_at,
+            position_tx_id::text AS position_tx_id, position_seq::text AS position_seq
+       FROM order_list_view WHERE order_id = ANY($1::uuid[])
+      ORDER BY order_id FOR UPDATE`,
+    [orderIds],
+  );
+  for (const r of found) {
+    rows.set(idKey(r.order_id), {
+      orderId: r.order_id,
+      customerId: r.customer_id,
+      customerName: null,
+      customerEmail: null,
+      status: r.status,
+      totalCents: Number(r.total_cents),
+      itemCount: Number(r.item_count),
+      lineCount: Number(r.line_count),
+      version: Number(r.version),
+      createdAt: '',
+      updatedAt: r.updated_at,
+      position: rowPosition(r),
+      statusBefore: r.status,
+      changed: false,
+    });
+  }
+  return rows;
+}
+
+/** Applies one order event to the rows in memory; false when it changes nothing. */
+function applyOrderEvent(
+  rows: Map<string, ViewRow>,
+  lines: Line[],
+  customers: CustomerCopies,
+  e: StoredEvent<OrderEvent>,
+): boolean {
+  const { event } = e;
+  const id = idKey(event.data.orderId);
+  const row = rows.get(id);
+  const at = e.occurredAt.toISOString();
+  switch (event.type) {
+    case 'OrderCreated': {
+      if (row) return false;
+      const { data } = event;
+      const facts = customers.facts(data.customerId);
+      rows.set(id, {
+        orderId: data.orderId,
+        customerId: data.customerId,
+        customerName: facts.name,
+        customerEmail: facts.email,
+        status: 'PENDING',
+        totalCents: data.totalCents,
+        itemCount: data.items.reduce((n, l) => n + l.quantity, 0),
+        lineCount: data.items.length,
+        version: e.aggregateVersion,
+        createdAt: data.createdAt,
+        updatedAt: data.createdAt,
+        position: e.position,
+        statusBefore: null,
+        changed: true,
+      });
+      for (const l of data.items) lines.push({ ...l, orderId: data.orderId });
+      return true;
+    }
+    case 'OrderItemAdded': {
+      if (!row || row.version !== e.aggregateVersion - 1) return false;
+      const { item } = event.data;
+      row.totalCents = event.data.totalCents;
+      row.itemCount += item.quantity;
+      row.lineCount += 1;
+      row.version = e.aggregateVersion;
+      row.updatedAt = at;
+      row.position = e.position;
+      row.changed = true;
+      lines.push({ ...item, orderId: row.orderId });
+      return true;
+    }
+    case 'OrderStatusChanged':
+    case 'OrderCancelled': {
+      if (!row || row.version >= e.aggregateVersion) return false;
+      row.status = event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to;
+      row.version = e.aggregateVersion;
+      row.updatedAt = at;
+      row.position = e.position;
+      row.changed = true;
+      return true;
+    }
+  }
+}
+
+async function insertRows(sql: Sql, rows: ViewRow[]): Promise<Record<string, unknown>[]> {
+  if (!rows.length) return [];
+  return sql.query(
+    `INSERT INTO order_list_view (order_id, customer_id, customer_name, customer_email, status, total_cents,
+                                  item_count, line_count, version, created_at, updated_at, position_tx_id, position_seq)
+     SELECT r.order_id, r.customer_id, r.customer_name, r.customer_email, r.status, r.total_cents, r.item_count,
+            r.line_count, r.version, r.created_at, r.updated_at, r.position_tx_id::xid8, r.position_seq
+       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::int[],
+                   $9::int[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::bigint[])
+            AS r(order_id, customer_id, customer_name, customer_email, status, total_cents, item_count, line_count,
+                 version, created_at, updated_at, position_tx_id, position_seq)
+     ON CONFLICT (order_id) DO NOTHING
+     RETURNING ${COLUMNS}`,
+    [
+      rows.map((r) => r.orderId),
+      rows.map((r) => r.customerId),
+      rows.map((r) => r.customerName),
+      rows.map((r) => r.customerEmail),
+      rows.map((r) => r.status),
+      rows.map((r) => r.totalCents),
+      rows.map((r) => r.itemCount),
+      rows.map((r) => r.lineCount),
+      rows.map((r) => r.version),
+      rows.map((r) => r.createdAt),
+      rows.map((r) => r.updatedAt),
+      rows.map((r) => r.position.txId.toString()),
+      rows.map((r) => r.position.seq.toString()),
+    ],
+  );
+}
+
+async function updateRows(sql: Sql, rows: ViewRow[]): Promise<Record<string, unknown>[]> {
+  if (!rows.length) return [];
+  return sql.query(
+    `UPDATE order_list_view AS v
+        SET status = r.status, total_cents = r.total_cents, item_count = r.item_count, line_count = r.line_count,
+            version = r.version, updated_at = r.updated_at, position_tx_id = r.position_tx_id::xid8,
+            position_seq = r.position_seq
+       FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::int[], $7::timestamptz[],
+                   $8::text[], $9::bigint[])
+            AS r(order_id, status, total_cents, item_count, line_count, version, updated_at, position_tx_id,
+                 position_seq)
+      WHERE v.order_id = r.order_id
+     RETURNING ${columns('v')}`,
+    [
+      rows.map((r) => r.orderId),
+      rows.map((r) => r.status),
+      rows.map((r) => r.totalCents),
+      rows.map((r) => r.itemCount),
+      rows.map((r) => r.lineCount),
+      rows.map((r) => r.version),
+      rows.map((r) => r.updatedAt),
+      rows.map((r) => r.position.txId.toString()),
+      rows.map((r) => r.position.seq.toString()),
+    ],
+  );
+}
+
+async function insertLines(sql: Sql, lines: Line[]): Promise<void> {
+  if (!lines.length) return;
   await sql.execute(
     `INSERT INTO order_list_view_items (order_id, line_no, product_id, sku, product_name, quantity, unit_price_cents)
-     SELECT $1::uuid, l.line_no, l.product_id, l.sku, l.product_name, l.quantity, l.unit_price_cents
-       FROM unnest($2::int[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::int[])
-            AS l(line_no, product_id, sku, product_name, quantity, unit_price_cents)
+     SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::int[])
      ON CONFLICT (order_id, line_no) DO NOTHING`,
     [
-      orderId,
+      lines.map((l) => l.orderId),
       lines.map((l) => l.lineNo),
       lines.map((l) => l.productId),
       lines.map((l) => l.sku),
@@ -38,79 +229,33 @@ async function insertItems(sql: Sql, orderId: string, lines: OrderLine[]): Promi
   );
 }
 
-async function applyOrderEvent(sql: Sql, e: StoredEvent<OrderEvent>): Promise<Record<string, unknown>[]> {
-  const { event } = e;
-  const pos = [e.position.txId.toString(), e.position.seq.toString()];
-  const at = e.occurredAt.toISOString();
-  switch (event.type) {
-    case 'OrderCreated': {
-      const { data } = event;
-      const lines = data.items;
-      // One statement: customer facts, the row and its lines (lines only if the row is new).
-      return sql.query(
-        `WITH customer AS (
-           SELECT name, email FROM projection_customers WHERE projection = '${NAME}' AND customer_id = $2::uuid
-         ), inserted AS (
-           INSERT INTO order_list_view (order_id, customer_id, customer_name, customer_email, status, total_cents,
-                                        item_count, line_count, version, created_at, updated_at, position_tx_id, position_seq)
-           SELECT $1::uuid, $2::uuid, (SELECT name FROM customer), (SELECT email FROM customer), 'PENDING', $3::bigint,
-                  $4::int, $5::int, $6::int, $7::timestamptz, $7::timestamptz, $8::xid8, $9::bigint
-           ON CONFLICT (order_id) DO NOTHING
-           RETURNING ${COLUMNS}
-         ), lines AS (
-           INSERT INTO order_list_view_items (order_id, line_no, product_id, sku, product_name, quantity, unit_price_cents)
-           SELECT $1::uuid, l.line_no, l.product_id, l.sku, l.product_name, l.quantity, l.unit_price_cents
-             FROM unnest($10::int[], $11::uuid[], $12::text[], $13::text[], $14::int[], $15::int[])
-                  AS l(line_no, product_id, sku, product_name, quantity, unit_price_cents)
-            WHERE EXISTS (SELECT 1 FROM inserted)
-           ON CONFLICT (order_id, line_no) DO NOTHING
-         )
-         SELECT * FROM inserted`,
-        [
-          data.orderId,
-          data.customerId,
-          data.totalCents,
-          lines.reduce((n, l) => n + l.quantity, 0),
-          lines.length,
-          e.aggregateVersion,
-          data.createdAt,
-          ...pos,
-          lines.map((l) => l.lineNo),
-          lines.map((l) => l.productId),
-          lines.map((l) => l.sku),
-          lines.map((l) => l.productName),
-          lines.map((l) => l.quantity),
-          lines.map((l) => l.unitPriceCents),
-        ],
-      );
-    }
-    case 'OrderItemAdded': {
-      const { item } = event.data;
-      const rows = await sql.query(
-        `UPDATE order_list_view
-            SET total_cents = $2::bigint, item_count = item_count + $3::int, line_count = line_count + 1,
-                version = $4::int, updated_at = $5::timestamptz, position_tx_id = $6::xid8, position_seq = $7::bigint
-          WHERE order_id = $1::uuid AND version = $4::int - 1
-         RETURNING ${COLUMNS}`,
-        [event.data.orderId, event.data.totalCents, item.quantity, e.aggregateVersion, at, ...pos],
-      );
-      if (rows.length) await insertItems(sql, event.data.orderId, [item]);
-      return rows;
-    }
-    case 'OrderStatusChanged':
-    case 'OrderCancelled': {
-      const to = event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to;
-      // previous_status lets a subscription filtered by status tell a client to drop the row.
-      return sql.query(
-        `UPDATE order_list_view AS v
-            SET status = $2, version = $3::int, updated_at = $4::timestamptz, position_tx_id = $5::xid8, position_seq = $6::bigint
-           FROM (SELECT order_id, status FROM order_list_view WHERE order_id = $1::uuid FOR UPDATE) AS old
-          WHERE v.order_id = old.order_id AND v.version < $3::int
-         RETURNING ${columns('v')}, old.status AS previous_status`,
-        [event.data.orderId, to, e.aggregateVersion, at, ...pos],
-      );
-    }
-  }
+/**
+ * Renamed and erased customers: every row of theirs takes the customer's new name (an
+ * erasure also drops the email), and its position moves up to the event's unless an
+ * event of the order itself came later.
+ */
+async function rewriteCustomers(sql: Sql, customers: CustomerCopies): Promise<Record<string, unknown>[]> {
+  const rewrites = customers.rewritten;
+  if (!rewrites.length) return [];
+  return sql.query(
+    `UPDATE order_list_view AS v
+        SET customer_name = c.name,
+            customer_email = CASE WHEN c.erased THEN NULL ELSE v.customer_email END,
+            position_tx_id = CASE WHEN (v.position_tx_id, v.position_seq) < (c.tx_id::xid8, c.seq)
+                                  THEN c.tx_id::xid8 ELSE v.position_tx_id END,
+            position_seq = CASE WHEN (v.position_tx_id, v.position_seq) < (c.tx_id::xid8, c.seq)
+                                THEN c.seq ELSE v.position_seq END
+       FROM unnest($1::uuid[], $2::text[], $3::boolean[], $4::text[], $5::bigint[]) AS c(customer_id, name, erased, tx_id, seq)
+      WHERE v.customer_id = c.customer_id
+     RETURNING ${columns('v')}`,
+    [
+      rewrites.map((r) => r.customerId),
+      rewrites.map((r) => r.name),
+      rewrites.map((r) => r.erased),
+      rewrites.map((r) => r.position.txId.toString()),
+      rewrites.map((r) => r.position.seq.toString()),
+    ],
+  );
 }
 
 export const orderListViewProjection: Projection = {
@@ -118,38 +263,43 @@ export const orderListViewProjection: Projection = {
   version: 1,
   tables: ['order_list_view', 'order_list_view_items'],
   async apply(sql, events) {
-    const changed = new Map<string, ReadModelChange>();
-    const record = (rows: Record<string, unknown>[]) => {
-      for (const row of rows) changed.set(String(row.order_id), { projection: NAME, key: String(row.order_id), row });
-    };
+    const customers = await CustomerCopies.load(sql, NAME, events);
+    const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');
+    const rows = await loadRows(sql, [...new Set(orderEvents.map((e) => idKey(e.event.data.orderId)))]);
+    const lines: Line[] = [];
     for (const e of events) {
-      if (isCustomerEvent(e)) {
-        if (!(await applyCustomerEvent(sql, NAME, e))) continue;
-        const pos = [e.position.txId.toString(), e.position.seq.toString()];
-        if (e.event.type === 'CustomerRenamed') {
-          record(
-            await sql.query(
-              `UPDATE order_list_view SET customer_name = $2, position_tx_id = $3::xid8, position_seq = $4::bigint
-                WHERE customer_id = $1::uuid RETURNING ${COLUMNS}`,
-              [e.event.data.customerId, e.event.data.name, ...pos],
-            ),
-          );
-        } else if (e.event.type === 'CustomerErased') {
-          record(
-            await sql.query(
-              `UPDATE order_list_view SET customer_name = NULL, customer_email = NULL, position_tx_id = $2::xid8,
-                      position_seq = $3::bigint
-                WHERE customer_id = $1::uuid RETURNING ${COLUMNS}`,
-              [e.event.data.customerId, ...pos],
-            ),
-          );
-        }
-      } else if (e.aggregateType === 'Order') {
-        record(await applyOrderEvent(sql, e as StoredEvent<OrderEvent>));
-      }
+      if (isCustomerEvent(e)) customers.apply(e);
+      else if (e.aggregateType === 'Order') applyOrderEvent(rows, lines, customers, e as StoredEvent<OrderEvent>);
+    }
+    const changedRows = [...rows.values()].filter((r) => r.changed);
+    // Each statement's rows, in the order written (a later one holds the newer state).
+    const written = [
+      await insertRows(
+        sql,
+        changedRows.filter((r) => r.statusBefore === null),
+      ),
+      await updateRows(
+        sql,
+        changedRows.filter((r) => r.statusBefore !== null),
+      ),
+    ];
+    await insertLines(sql, lines);
+    written.push(await rewriteCustomers(sql, customers));
+    await customers.save(sql);
+    // One change per row, its state after the batch. previous_status is its status
+    // before the batch, when the batch changed it: what a subscriber filtered by status
+    // last saw, so it can tell the client to drop the row.
+    const changed = new Map<string, ReadModelChange>();
+    for (const row of written.flat()) {
+      const key = String(row.order_id);
+      const before = rows.get(idKey(key))?.statusBefore;
+      if (before && before !== row.status) row.previous_status = before;
+      changed.set(key, { projection: NAME, key, row });
     }
     // Published in position order, so a subscriber's last position marks all it has seen.
-    return [...changed.values()].sort((a, b) => comparePositions(rowPosition(a.row), rowPosition(b.row)));
+    return [...changed.values()].sort(
+      (a, b) => comparePositions(rowPosition(a.row), rowPosition(b.row)) || (a.key < b.key ? -1 : 1),
+    );
   },
   async changesFor(sql, events) {
     const orderIds = events.filter((e) => e.aggregateType === 'Order').map((e) => e.aggregateId);
