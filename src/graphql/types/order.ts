@@ -1,3 +1,4 @@
+import type { Order } from '../../generated/prisma/client.ts';
 import { addOrderItem, cancelOrder, createOrder, updateOrderStatus } from '../../write/order/handle.ts';
 import { builder } from '../builder.ts';
 import { afterCommand, MutationConsistencyInput } from '../consistency.ts';
@@ -34,6 +35,15 @@ interface OrderPayloadShape {
   orderId: string;
   version: number;
   position: string;
+  /** The order as the command left it, when the command has it (see OrderResult). */
+  order?: Order;
+}
+
+/** True when a selection of Order asks for no relation: the order's own row answers it. */
+function rowOnly(query: Record<string, unknown>): boolean {
+  return Object.values(query).every(
+    (v) => v === undefined || (typeof v === 'object' && v !== null && !Object.keys(v).length),
+  );
 }
 
 const OrderPayload = builder.objectRef<OrderPayloadShape>('OrderPayload').implement({
@@ -43,7 +53,12 @@ const OrderPayload = builder.objectRef<OrderPayloadShape>('OrderPayload').implem
     version: t.exposeInt('version', { description: 'The order version after the command.' }),
     order: t.prismaField({
       type: 'Order',
-      resolve: (query, p, _args, ctx) => ctx.app.prisma.order.findUniqueOrThrow({ ...query, where: { id: p.orderId } }),
+      // A command that returns the row it wrote spares the read-back; else (relations
+      // selected, an idempotent replay, other commands) the write model is read.
+      resolve: (query, p, _args, ctx) =>
+        p.order && rowOnly(query)
+          ? p.order
+          : ctx.app.prisma.order.findUniqueOrThrow({ ...query, where: { id: p.orderId } }),
     }),
   }),
 });

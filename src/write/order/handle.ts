@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { authorize } from '../../auth/policy.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
-import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
+import type { Order } from '../../generated/prisma/client.ts';
+import { prismaSql, type Sql } from '../../projections/sql.ts';
+import { type CommandContext, type CommandResult, runCommand, runSqlCommand } from '../command.ts';
 import { assertId, assertNever, NotFoundError, ValidationError } from '../errors.ts';
 import type { PendingEvent } from '../events.ts';
 import type { LineInput, OrderCommand, OrderDecisionContext, OrderState, ProductFacts } from './commands.ts';
@@ -9,7 +11,11 @@ import { decideOrder } from './decide.ts';
 import type { OrderEvent } from './events.ts';
 import type { OrderStatus } from './status.ts';
 
-export type OrderResult = CommandResult<{ orderId: string; version: number }>;
+/**
+ * `order` is the order as the command left it, when the command wrote it all (a new
+ * order; not on an idempotent replay), so the caller need not read it back.
+ */
+export type OrderResult = CommandResult<{ orderId: string; version: number }> & { order?: Order };
 
 async function loadOrder(tx: TransactionClient, id: string): Promise<OrderState> {
   assertId('Order', id);
@@ -37,36 +43,75 @@ async function loadProducts(tx: TransactionClient, ids: string[]): Promise<Map<s
   return new Map(rows.map((p) => [p.id, p]));
 }
 
+/** createOrder's facts, the customer and the products named, in one statement. */
+async function loadCustomerAndProducts(
+  sql: Sql,
+  customerId: string,
+  productIds: string[],
+): Promise<OrderDecisionContext> {
+  for (const id of productIds) assertId('Product', id);
+  const rows = await sql.query<{
+    customer: boolean;
+    id: string;
+    erased: boolean;
+    sku: string;
+    name: string;
+    price_cents: number;
+  }>(
+    `SELECT true AS customer, c.id::text AS id, c.erased_at IS NOT NULL AS erased, '' AS sku, '' AS name,
+            0 AS price_cents
+       FROM customers AS c WHERE c.id = $1::uuid
+     UNION ALL
+     SELECT false, p.id::text, false, p.sku, p.name, p.price_cents
+       FROM products AS p WHERE p.id = ANY($2::uuid[])`,
+    [customerId, [...new Set(productIds)]],
+  );
+  const customer = rows.find((r) => r.customer);
+  return {
+    customer: customer ? { id: customer.id, erased: customer.erased } : null,
+    products: new Map(
+      rows
+        .filter((r) => !r.customer)
+        .map((p) => [p.id, { id: p.id, sku: p.sku, name: p.name, priceCents: p.price_cents }]),
+    ),
+  };
+}
+
+/** Writes OrderCreated into the write model: the order and its lines in one statement. */
+async function insertOrder(sql: Sql, e: PendingEvent<OrderEvent>): Promise<void> {
+  const { event } = e;
+  if (event.type !== 'OrderCreated') throw new Error(`${event.type} is not an order creation`);
+  const { data } = event;
+  await sql.execute(
+    `WITH created AS (
+       INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
+       VALUES ($1::uuid, $2::uuid, 'PENDING', $3, $4, $5::timestamptz, $5::timestamptz))
+     INSERT INTO order_items (id, order_id, line_no, product_id, quantity, unit_price_cents)
+     SELECT l.id, $1::uuid, l.line_no, l.product_id, l.quantity, l.unit_price_cents
+       FROM unnest($6::uuid[], $7::int[], $8::uuid[], $9::int[], $10::int[])
+            AS l(id, line_no, product_id, quantity, unit_price_cents)`,
+    [
+      data.orderId,
+      data.customerId,
+      data.totalCents,
+      e.aggregateVersion,
+      data.createdAt,
+      data.items.map(() => randomUUID()),
+      data.items.map((l) => l.lineNo),
+      data.items.map((l) => l.productId),
+      data.items.map((l) => l.quantity),
+      data.items.map((l) => l.unitPriceCents),
+    ],
+  );
+}
+
 /** Writes one order event into the write model. */
 async function persist(tx: TransactionClient, e: PendingEvent<OrderEvent>): Promise<void> {
   const { event } = e;
   switch (event.type) {
-    case 'OrderCreated': {
-      const { data } = event;
-      await tx.order.create({
-        data: {
-          id: data.orderId,
-          customerId: data.customerId,
-          status: 'PENDING',
-          totalCents: data.totalCents,
-          version: e.aggregateVersion,
-          createdAt: new Date(data.createdAt),
-          updatedAt: new Date(data.createdAt),
-          items: {
-            createMany: {
-              data: data.items.map((l) => ({
-                id: randomUUID(),
-                lineNo: l.lineNo,
-                productId: l.productId,
-                quantity: l.quantity,
-                unitPriceCents: l.unitPriceCents,
-              })),
-            },
-          },
-        },
-      });
+    case 'OrderCreated':
+      await insertOrder(prismaSql(tx), e);
       return;
-    }
     case 'OrderItemAdded': {
       const { item } = event.data;
       await tx.orderItem.create({
@@ -106,8 +151,9 @@ async function bump(
   if (count !== 1) throw new Error(`order ${e.aggregateId} moved under a held lock`);
 }
 
-async function decideAndPersist(
-  tx: TransactionClient,
+async function decideAndPersist<T>(
+  tx: T,
+  write: (tx: T, e: PendingEvent<OrderEvent>) => Promise<void>,
   command: OrderCommand,
   state: OrderState | null,
   ctx: OrderDecisionContext,
@@ -119,7 +165,7 @@ async function decideAndPersist(
     aggregateVersion: ++version,
     event,
   }));
-  for (const e of events) await persist(tx, e);
+  for (const e of events) await write(tx, e);
   return { events, result: { orderId: command.orderId, version } };
 }
 
@@ -138,10 +184,15 @@ export function createOrder(
         { path: ['input', 'idempotencyKey'], message: `must be 1 to ${IDEMPOTENCY_KEY_MAX} characters` },
       ]);
     }
+    // PostgreSQL text cannot hold U+0000.
+    if (input.idempotencyKey.includes('\u0000')) {
+      throw new ValidationError([{ path: ['input', 'idempotencyKey'], message: 'must not contain U+0000' }]);
+    }
   }
   const orderId = randomUUID();
   const { idempotencyKey, ...rest } = input;
-  return runCommand(
+  let created: Order | undefined;
+  const run = runSqlCommand(
     ctx,
     {
       command: 'createOrder',
@@ -150,23 +201,41 @@ export function createOrder(
       // Keys are scoped to the customer: two customers may pick the same key.
       idempotency: idempotencyKey ? { key: `${input.customerId}:${idempotencyKey}`, input: rest } : undefined,
     },
-    async (tx) => {
-      const customer = await tx.customer.findUnique({
-        where: { id: input.customerId },
-        select: { id: true, erasedAt: true },
-      });
-      const products = await loadProducts(
-        tx,
+    async (sql) => {
+      const { customer, products } = await loadCustomerAndProducts(
+        sql,
+        input.customerId,
         input.items.map((i) => i.productId),
       );
-      return decideAndPersist(
-        tx,
+      const decided = await decideAndPersist(
+        sql,
+        insertOrder,
         { type: 'CreateOrder', orderId, customerId: input.customerId, items: input.items, now: new Date() },
         null,
-        { customer: customer && { id: customer.id, erased: customer.erasedAt !== null }, products },
+        { customer, products },
       );
+      created = orderRowOf(decided.events[0]!);
+      return decided;
     },
   );
+  // Set only when this call wrote the order (and, having returned, committed it).
+  return run.then((result) => (created ? { ...result, order: created } : result));
+}
+
+/** The orders row OrderCreated wrote (insertOrder). */
+function orderRowOf(e: PendingEvent): Order {
+  if (e.event.type !== 'OrderCreated') throw new Error(`${e.event.type} is not an order creation`);
+  const { data } = e.event;
+  const at = new Date(data.createdAt);
+  return {
+    id: data.orderId,
+    customerId: data.customerId,
+    status: 'PENDING',
+    totalCents: data.totalCents,
+    version: e.aggregateVersion,
+    createdAt: at,
+    updatedAt: at,
+  };
 }
 
 export function addOrderItem(
@@ -177,7 +246,7 @@ export function addOrderItem(
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'addOrderItem', state.customerId);
     const products = await loadProducts(tx, [input.productId]);
-    return decideAndPersist(tx, { type: 'AddOrderItem', ...input }, state, { customer: null, products });
+    return decideAndPersist(tx, persist, { type: 'AddOrderItem', ...input }, state, { customer: null, products });
   });
 }
 
@@ -188,7 +257,7 @@ export function updateOrderStatus(
   return runCommand(ctx, { command: 'updateOrderStatus', locks: [`Order:${input.orderId}`] }, async (tx) => {
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'updateOrderStatus', state.customerId);
-    return decideAndPersist(tx, { type: 'UpdateOrderStatus', ...input }, state, noProducts);
+    return decideAndPersist(tx, persist, { type: 'UpdateOrderStatus', ...input }, state, noProducts);
   });
 }
 
@@ -199,6 +268,6 @@ export function cancelOrder(
   return runCommand(ctx, { command: 'cancelOrder', locks: [`Order:${input.orderId}`] }, async (tx) => {
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'cancelOrder', state.customerId);
-    return decideAndPersist(tx, { type: 'CancelOrder', ...input }, state, noProducts);
+    return decideAndPersist(tx, persist, { type: 'CancelOrder', ...input }, state, noProducts);
   });
 }
