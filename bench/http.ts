@@ -63,7 +63,11 @@ export function jsonPort(line: string): number | undefined {
   }
 }
 
-/** The service (`src/main.ts`) in its own process on `databaseUrl`, production mode, any free port. */
+/**
+ * The service (`src/main.ts`) in its own process on `databaseUrl`, production mode, any
+ * free port. Every benchmark client is one subject, so the per-subject mutation limit is
+ * raised out of the way (the limiter still runs on every mutation).
+ */
 export function serveService(
   databaseUrl: string,
   jwtSecret: string,
@@ -71,7 +75,15 @@ export function serveService(
 ): Promise<Served> {
   return serve(
     'src/main.ts',
-    { DATABASE_URL: databaseUrl, JWT_SECRET: jwtSecret, PORT: '0', LOG_LEVEL: 'info', NODE_ENV: 'production', ...env },
+    {
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET: jwtSecret,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'production',
+      MUTATION_RATE_LIMIT: '1000000',
+      ...env,
+    },
     (line) => (line.includes('"listening"') ? jsonPort(line) : undefined),
   );
 }
