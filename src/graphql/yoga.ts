@@ -111,6 +111,10 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
     },
     // A JSON array of operations runs them in one request, at most MAX_BATCH_OPERATIONS.
     batching: { limit: app.config.limits.maxBatch },
+    // The HTTP front door (server/http.ts) reads every body under MAX_REQUEST_BYTES before
+    // yoga sees it (REQUEST_TOO_LARGE); yoga's own limit would re-stream each body through
+    // a counting TransformStream per request for nothing.
+    maxRequestBodySize: false,
     plugins: [
       useObservability(),
       useRequireSubject(),

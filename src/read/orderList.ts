@@ -19,6 +19,8 @@ export interface OrderView {
   updatedAt: Date;
   positionTxId: string;
   positionSeq: string;
+  /** Its lines, in line order, when they were read with it (`listOrders` with `withItems`). */
+  items?: OrderViewItem[];
 }
 
 export interface OrderViewItem {
@@ -101,12 +103,28 @@ export interface Page<T> {
   totalCount?: () => Promise<number>;
 }
 
-/** Newest first; keyset pagination on (created_at, order_id), stable under inserts. */
+/**
+ * An order's lines as one JSON array of [line_no, product_id, sku, product_name,
+ * quantity, unit_price_cents] (line order), read in the same statement (and snapshot)
+ * as the order: a page with its items is one round trip. Arrays, not objects: less for
+ * PostgreSQL to build and for the client to parse.
+ */
+const ITEMS_JSON = `(SELECT json_agg(json_build_array(i.line_no, i.product_id, i.sku, i.product_name, i.quantity,
+    i.unit_price_cents) ORDER BY i.line_no)
+  FROM order_list_view_items i WHERE i.order_id = order_list_view.order_id) AS "itemRows"`;
+
+type ItemRow = [number, string, string, string, number, number];
+
+/**
+ * Newest first; keyset pagination on (created_at, order_id), stable under inserts.
+ * With `withItems`, each order's lines come in the same statement (`OrderView.items`).
+ */
 export async function listOrders(
   pool: pg.Pool,
   filter: OrderFilter,
   first: number,
   after?: string | null,
+  options: { withItems?: boolean } = {},
 ): Promise<Page<OrderView>> {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -135,16 +153,36 @@ export async function listOrders(
   // Prepared (named) statements: one per filter combination, parsed and planned once
   // per connection.
   const rows = await pgSql(pool).query<OrderView>(
-    `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view
+    `SELECT ${ORDER_VIEW_COLUMNS}${options.withItems ? `, ${ITEMS_JSON}` : ''} FROM order_list_view
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at DESC, order_id DESC
       LIMIT $${params.length}`,
     params,
   );
   const nodes = rows.slice(0, first);
+  if (options.withItems) {
+    for (const node of nodes as (OrderView & { itemRows?: ItemRow[] | null })[]) {
+      const orderId = node.orderId;
+      node.items = (node.itemRows ?? []).map(([lineNo, productId, sku, productName, quantity, unitPriceCents]) => ({
+        orderId,
+        lineNo,
+        productId,
+        sku,
+        productName,
+        quantity,
+        unitPriceCents,
+      }));
+      node.itemRows = undefined;
+    }
+  }
+  let cursors: string[] | undefined;
   return {
     nodes,
-    cursors: nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.orderId])),
+    // Encoded only when edges or pageInfo are asked for.
+    get cursors() {
+      cursors ??= nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.orderId]));
+      return cursors;
+    },
     hasNextPage: rows.length > first,
     totalCount: async () =>
       (

@@ -57,6 +57,9 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** Answers that arrive over time (SSE, incremental delivery): written chunk by chunk. */
+const STREAMED = /^\s*(text\/event-stream|multipart\/)/i;
+
 async function serveGraphQL(
   app: App,
   yoga: YogaServerInstance<object, GraphQLContext>,
@@ -85,13 +88,17 @@ async function serveGraphQL(
       return;
     }
   }
-  const headers = new Headers();
+  const headers: Record<string, string> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value === undefined) continue;
-    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    headers[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   const controller = new AbortController();
-  res.on('close', () => controller.abort());
+  // Abort only what the client left before it was answered (a stream, a slow operation):
+  // aborting every finished request would raise an AbortError each time for nothing.
+  res.on('close', () => {
+    if (!res.writableFinished) controller.abort();
+  });
   const response = await yoga.fetch(
     `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
     { method: req.method, headers, body, signal: controller.signal },
@@ -101,6 +108,14 @@ async function serveGraphQL(
   response.headers.forEach((value, name) => {
     outHeaders[name] = value;
   });
+  if (!STREAMED.test(response.headers.get('content-type') ?? '')) {
+    // A complete answer (JSON, GraphiQL, an error): one write, with its length.
+    const text = await response.text();
+    if (!response.headers.has('content-length')) outHeaders['content-length'] = String(Buffer.byteLength(text));
+    res.writeHead(response.status, outHeaders);
+    res.end(text);
+    return;
+  }
   res.writeHead(response.status, outHeaders);
   if (!response.body) {
     res.end();

@@ -130,7 +130,62 @@ describe('orders', () => {
       t.pool.query = original as typeof t.pool.query;
     }
     expect(counts[0]).toBe(counts[1]);
-    expect(counts[0]).toBe(2);
+    // The page and its items in one statement.
+    expect(counts[0]).toBe(1);
+  });
+
+  it('reads items with the page (nodes, edges, fragments) as the per-order loader does, and only when asked', async () => {
+    const original = t.pool.query.bind(t.pool);
+    const statements: string[] = [];
+    t.pool.query = ((...args: Parameters<typeof original>) => {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text;
+      if (/order_list_view/.test(text)) statements.push(text);
+      return original(...args);
+    }) as typeof t.pool.query;
+    const LINE = 'lineNo productId productName sku quantity unitPriceCents';
+    type Line = Record<string, unknown>;
+    const pages: { id: string; items: Line[] }[][] = [];
+    try {
+      for (const query of [
+        `{ orders(first: 30) { nodes { id items { ${LINE} } } } }`,
+        `{ orders(first: 30) { edges { node { id ...Lines } } } } fragment Lines on OrderView { items { ${LINE} } }`,
+        `{ orders(first: 30) { ... on OrderConnection { nodes { id ... on OrderView { items { ${LINE} } } } } } }`,
+      ]) {
+        statements.length = 0;
+        const res = await t.request({ query }, { authorization: `Bearer ${t.adminToken}` });
+        const orders = (res.json.data as { orders: { nodes?: unknown[]; edges?: { node: unknown }[] } }).orders;
+        pages.push((orders.nodes ?? orders.edges!.map((e) => e.node)) as { id: string; items: Line[] }[]);
+        expect(statements).toHaveLength(1);
+        expect(statements[0]).toMatch(/order_list_view_items/);
+      }
+      // Without items in the selection, the items table is not read.
+      statements.length = 0;
+      await t.request(
+        { query: '{ orders(first: 30) { nodes { id totalCents } } }' },
+        {
+          authorization: `Bearer ${t.adminToken}`,
+        },
+      );
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).not.toMatch(/order_list_view_items/);
+    } finally {
+      t.pool.query = original as typeof t.pool.query;
+    }
+    expect(pages[1]).toEqual(pages[0]);
+    expect(pages[2]).toEqual(pages[0]);
+    // The same lines, in the same order, as `order(id)` reads through the loader.
+    const withSeveralLines = pages[0]!.filter((o) => o.items.length > 1).slice(0, 5);
+    expect(withSeveralLines.length).toBeGreaterThan(0);
+    for (const order of [...withSeveralLines, pages[0]![0]!]) {
+      const one = await t.request(
+        { query: `query($id: ID!) { order(id: $id) { id items { ${LINE} } } }`, variables: { id: order.id } },
+        { authorization: `Bearer ${t.adminToken}` },
+      );
+      expect((one.json.data as { order: { items: Line[] } }).order.items).toEqual(order.items);
+      expect(order.items.map((i) => i.lineNo)).toEqual(
+        [...order.items.map((i) => i.lineNo as number)].sort((a, b) => a - b),
+      );
+    }
   });
 
   it('shows support the email masked and a customer only its own orders', async () => {

@@ -1,5 +1,6 @@
 // Queries: read models only, never the write tables.
 import type { ObjectRef } from '@pothos/core';
+import { type GraphQLResolveInfo, Kind, type SelectionSetNode } from 'graphql';
 import { createGraphQLError } from 'graphql-yoga';
 import { emailFor } from '../../auth/masking.ts';
 import { isAllowed, type Operation, ownerScope } from '../../auth/policy.ts';
@@ -15,6 +16,40 @@ import { builder } from '../builder.ts';
 import { ConsistencyInput, readFrom } from '../consistency.ts';
 import type { GraphQLContext } from '../context.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
+
+/** The sub-selections of the fields called `name` in `sets`, through fragments. */
+function subSelections(
+  info: GraphQLResolveInfo,
+  sets: readonly SelectionSetNode[],
+  name: string,
+  seen = new Set<string>(),
+): SelectionSetNode[] {
+  const found: SelectionSetNode[] = [];
+  for (const set of sets) {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) {
+        if (selection.name.value === name && selection.selectionSet) found.push(selection.selectionSet);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        found.push(...subSelections(info, [selection.selectionSet], name, seen));
+      } else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = info.fragments[selection.name.value];
+        if (fragment) found.push(...subSelections(info, [fragment.selectionSet], name, seen));
+      }
+    }
+  }
+  return found;
+}
+
+/** Whether an order connection's selection asks for `items` (under `nodes` or `edges.node`). */
+function selectsOrderItems(info: GraphQLResolveInfo): boolean {
+  const connection = info.fieldNodes.flatMap((f) => (f.selectionSet ? [f.selectionSet] : []));
+  const orders = [
+    ...subSelections(info, connection, 'nodes'),
+    ...subSelections(info, subSelections(info, connection, 'edges'), 'node'),
+  ];
+  return orders.some((set) => set.selections.length > 0 && subSelections(info, [set], 'items').length > 0);
+}
 
 function forbidden(message: string) {
   return createGraphQLError(message, { extensions: { code: 'FORBIDDEN', http: { status: 403 } } });
@@ -78,7 +113,8 @@ export const OrderViewRef = builder.objectRef<OrderView>('OrderView').implement(
     items: t.field({
       type: [OrderViewItemRef],
       description: 'Batched per request (DataLoader): one query for all orders of a page.',
-      resolve: (o, _args, ctx) => ctx.loaders.itemsByOrderId.load(o.orderId),
+      // Read with the order (a page of `orders`), else batched through the loader.
+      resolve: (o, _args, ctx) => o.items ?? ctx.loaders.itemsByOrderId.load(o.orderId),
     }),
   }),
 });
@@ -293,12 +329,15 @@ builder.queryFields((t) => ({
       after: t.arg.string(),
       consistency: t.arg({ type: ConsistencyInput }),
     },
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       await readFrom(ctx, ['order_list_view'], args.consistency);
       const filter = args.filter ?? {};
       const customerId = readScope(ctx.subject, 'orders', filter.customerId ? String(filter.customerId) : null);
       if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filter');
-      return listOrders(ctx.app.pool, { ...filter, customerId }, pageSize(args.first), args.after);
+      // Items asked for: read with the page, in the same statement (no second round trip).
+      return listOrders(ctx.app.pool, { ...filter, customerId }, pageSize(args.first), args.after, {
+        withItems: selectsOrderItems(info),
+      });
     },
   }),
   customerOrderHistory: t.field({
