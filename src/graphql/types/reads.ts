@@ -112,7 +112,8 @@ export const OrderViewRef = builder.objectRef<OrderView>('OrderView').implement(
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     items: t.field({
       type: [OrderViewItemRef],
-      description: 'Batched per request (DataLoader): one query for all orders of a page.',
+      description:
+        'Read with the page in the same statement when a list asks for them; otherwise batched per request (DataLoader), one query for all orders asked for.',
       // Read with the order (a page of `orders`), else batched through the loader.
       resolve: (o, _args, ctx) => o.items ?? ctx.loaders.itemsByOrderId.load(o.orderId),
     }),
