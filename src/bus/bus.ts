@@ -23,6 +23,11 @@ export interface PositionMessage {
   position: string;
   txId: string;
   seq: string;
+  /**
+   * Where the batch that reached `position` started. A listener whose previous batch
+   * did not end there missed one (its publisher died between commit and publish).
+   */
+  after?: string;
 }
 
 export interface ChangeMessage {
@@ -35,5 +40,12 @@ export interface ChangeMessage {
 export interface Bus {
   publish(channel: string, message: unknown): Promise<void>;
   subscribe(channel: string, handler: (message: unknown) => void): Promise<() => void>;
+  /**
+   * Told when the bus loses its connection ('lost': messages published from now on may
+   * never arrive) and when it is subscribed again ('restored'), so a live stream can
+   * re-read what it missed from its last position. Absent on buses that cannot lose
+   * messages (in-process).
+   */
+  onConnectionChange?(handler: (state: 'lost' | 'restored') => void): () => void;
   close(): Promise<void>;
 }

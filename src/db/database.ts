@@ -33,6 +33,13 @@ export async function openDatabase(config: Config, log: Logger): Promise<Databas
     application_name: `parallax-${config.role}`,
   });
   pool.on('error', (error) => log.warn({ err: error }, 'idle database connection failed'));
+  // A connection PostgreSQL terminates (restart: 57P01, then the socket closes) emits
+  // 'error' on its client, also while it is checked out between two queries or already
+  // being discarded. Unheard, that event would end the process; the query in flight
+  // fails anyway (UNAVAILABLE) and the pool drops the broken client on release.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => log.debug({ err: error }, 'database connection lost'));
+  });
   return {
     url,
     embedded: embedded !== undefined,

@@ -15,6 +15,9 @@ export function instrumentBus(bus: Bus, metrics: Metrics): Bus {
       }
     },
     subscribe: (channel, handler) => bus.subscribe(channel, handler),
+    ...(bus.onConnectionChange
+      ? { onConnectionChange: (handler: (state: 'lost' | 'restored') => void) => bus.onConnectionChange!(handler) }
+      : {}),
     close: () => bus.close(),
   };
 }

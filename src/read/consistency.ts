@@ -41,6 +41,7 @@ export class PositionWatcher {
   private readonly waiters = new Set<Waiter>();
   private refreshTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private offConnection: (() => void) | undefined;
   private freshness: { at: number; value: Promise<Map<string, ReadModelFreshness>> } | undefined;
 
   constructor(
@@ -54,11 +55,16 @@ export class PositionWatcher {
       const m = message as PositionMessage;
       this.advance(m.projection, decodePosition(m.position));
     });
+    // Position messages published while the bus was away are lost: read the checkpoints.
+    this.offConnection = this.bus.onConnectionChange?.((state) => {
+      if (state === 'restored') this.refresh().catch(() => {});
+    });
     await this.refresh();
   }
 
   stop(): void {
     this.unsubscribe?.();
+    this.offConnection?.();
     clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
   }

@@ -56,7 +56,7 @@ export interface OrderListFilter {
   orderId?: string | null;
 }
 
-function classify(order: OrderView, filter: OrderListFilter): ChangeKind | null {
+export function classify(order: OrderView, filter: OrderListFilter): ChangeKind | null {
   if (filter.customerId && order.customerId !== filter.customerId) return null;
   if (filter.orderId && order.orderId !== filter.orderId) return null;
   if (!filter.status || order.status === filter.status) return 'UPSERT';
@@ -84,6 +84,38 @@ async function replay(pool: pg.Pool, after: Position, filter: OrderListFilter): 
   return rows.map((r) => ({ ...r, previousStatus: undefined }));
 }
 
+/**
+ * One per bus (process): follows order_list_view's batches through their position
+ * messages, each naming where its batch started. When one does not start where the
+ * previous one ended, a batch's changes were never published (its projector died
+ * between commit and publish, or the bus dropped them): every stream re-reads from there.
+ */
+const gapWatchers = new WeakMap<Bus, { streams: Set<(after: Position) => void>; ready: Promise<unknown> }>();
+
+function watchListGaps(bus: Bus, onGap: (after: Position) => void): { ready: Promise<unknown>; stop: () => void } {
+  let watcher = gapWatchers.get(bus);
+  if (!watcher) {
+    const streams = new Set<(after: Position) => void>();
+    let chainEnd: Position | null = null;
+    const ready = bus.subscribe(CHANNELS.positions, (message) => {
+      const m = message as PositionMessage;
+      if (m.projection !== 'order_list_view' || !m.after) return;
+      const after = decodePosition(m.after);
+      const position = decodePosition(m.position);
+      if (chainEnd && comparePositions(after, chainEnd) !== 0) {
+        const from = comparePositions(after, chainEnd) < 0 ? after : chainEnd;
+        for (const stream of streams) stream(from);
+      }
+      if (!chainEnd || comparePositions(position, chainEnd) > 0) chainEnd = position;
+    });
+    watcher = { streams, ready };
+    gapWatchers.set(bus, watcher);
+  }
+  const { streams, ready } = watcher;
+  streams.add(onGap);
+  return { ready, stop: () => streams.delete(onGap) };
+}
+
 export function orderListChanges(
   pool: pg.Pool,
   bus: Bus,
@@ -95,8 +127,13 @@ export function orderListChanges(
     // Newest position sent per order: a live change at or below it is already known.
     const sent = new Map<string, Position>();
     let buffered: ChangeMessage[] | null = from ? [] : null;
+    // The newest position this stream has heard of, and where to re-read from after the
+    // bus lost messages (Redis went away): every order changed since has a newer row.
+    let highWater: Position | null = from;
+    let missedAfter: Position | null = null;
     const emit = (order: OrderView) => {
       const position = positionOf(order);
+      if (!highWater || comparePositions(position, highWater) > 0) highWater = position;
       const known = sent.get(order.orderId);
       if (known && comparePositions(known, position) >= 0) return;
       if (from && comparePositions(position, from) <= 0) return;
@@ -111,6 +148,25 @@ export function orderListChanges(
       else emit(orderViewFromRow(m.row));
     };
     const tracked = track(stop);
+    // Re-reads fill a gap while changes keep arriving live; the per-order positions drop
+    // whatever arrives twice.
+    const reread = (after: Position) => {
+      replay(pool, after, filter).then(
+        (orders) => orders.forEach(emit),
+        (error) => stop(error),
+      );
+    };
+    const offConnection = bus.onConnectionChange?.((state) => {
+      if (state === 'lost') {
+        missedAfter ??= highWater;
+        return;
+      }
+      const after = missedAfter;
+      missedAfter = null;
+      if (after) reread(after);
+    });
+    const gaps = watchListGaps(bus, reread);
+    await gaps.ready;
     // Listen first, then read: whatever commits in between arrives live and is deduplicated.
     const unsubscribe = await bus.subscribe(CHANNELS.readModelChanges, onMessage);
     try {
@@ -124,6 +180,8 @@ export function orderListChanges(
       stop(error);
     }
     await tracked;
+    offConnection?.();
+    gaps.stop();
     unsubscribe();
   }, new FixedBuffer(MAX_BACKLOG));
 }

@@ -1,0 +1,201 @@
+// The fault suite's own world: a throwaway embedded PostgreSQL and a throwaway
+// redis-server, both restartable on their ports (the run's shared servers are never
+// touched), and Parallax API and projector processes started as users start them.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { TokenService } from '../../src/auth/jwt.ts';
+import { type EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../../src/db/embedded.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { TEST_JWT_SECRET } from '../support/app.ts';
+import { listeningPort, type ParallaxProcess, spawnParallax, waitForOutput } from '../support/processes.ts';
+
+export const LEASE_MS = 1000;
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    socket.setTimeout(500);
+    socket.on('connect', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface ApiProcess extends ParallaxProcess {
+  port: number;
+}
+
+export class FaultCluster {
+  pool!: pg.Pool;
+  databaseUrl!: string;
+  redisUrl!: string;
+  adminToken!: string;
+  /** Signs tokens the processes accept (each load client is its own subject, as real clients are). */
+  tokens!: TokenService;
+  readonly apis: ApiProcess[] = [];
+  readonly projectors: ParallaxProcess[] = [];
+  private readonly all: ParallaxProcess[] = [];
+  private dir!: string;
+  private postgres: EmbeddedDatabase | undefined;
+  private redis: ChildProcess | undefined;
+  private redisPort!: number;
+
+  async start(options: { apis: number; projectors: number }): Promise<void> {
+    this.dir = await mkdtemp(join(tmpdir(), 'parallax-faults-'));
+    await this.startPostgres();
+    this.databaseUrl = this.postgres!.url;
+    await migrate(this.databaseUrl);
+    this.redisPort = await freePort();
+    this.redisUrl = `redis://127.0.0.1:${this.redisPort}`;
+    await this.startRedis();
+    // Short connection timeout: the suite's own checks must not hang while PostgreSQL is down.
+    this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: 6, connectionTimeoutMillis: 2_000 });
+    this.pool.on('error', () => {});
+    this.tokens = new TokenService(TEST_JWT_SECRET);
+    this.adminToken = await this.tokens.sign({ sub: 'fault-suite', role: 'admin' });
+    await Promise.all([
+      ...Array.from({ length: options.apis }, () => this.startApi()),
+      ...Array.from({ length: options.projectors }, () => this.startProjector()),
+    ]);
+  }
+
+  private env(role: 'api' | 'projector'): Record<string, string> {
+    return {
+      ROLE: role,
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL: this.redisUrl,
+      LOG_LEVEL: role === 'api' ? 'info' : 'warn',
+      PROJECTION_LEASE_MS: String(LEASE_MS),
+      PROJECTION_POLL_MS: '200',
+      DATABASE_POOL_SIZE: '8',
+    };
+  }
+
+  async startApi(): Promise<ApiProcess> {
+    const proc = spawnParallax(this.env('api'));
+    this.all.push(proc);
+    const port = await listeningPort(proc);
+    const api = Object.assign(proc, { port });
+    this.apis.push(api);
+    return api;
+  }
+
+  /** A projector process, once its engine has started. */
+  async startProjector(): Promise<ParallaxProcess> {
+    const proc = spawnParallax({ ...this.env('projector'), LOG_LEVEL: 'info' });
+    this.all.push(proc);
+    this.projectors.push(proc);
+    await waitForOutput(proc, 'projection engine started');
+    return proc;
+  }
+
+  liveApis(): ApiProcess[] {
+    return this.apis.filter((a) => a.child.exitCode === null && a.child.signalCode === null);
+  }
+
+  /** Projector processes alive with their engine started. */
+  startedProjectors(): ParallaxProcess[] {
+    return this.projectors.filter(
+      (p) =>
+        p.child.exitCode === null &&
+        p.child.signalCode === null &&
+        p.output.some((line) => line.includes('projection engine started')),
+    );
+  }
+
+  private readonly killed = new Set<ParallaxProcess>();
+
+  /** Processes that died without the suite killing them, with the end of their output. */
+  crashes(): string[] {
+    return this.all
+      .filter((p) => !this.killed.has(p) && (p.child.exitCode !== null || p.child.signalCode !== null))
+      .map(
+        (p) =>
+          `pid ${p.child.pid} exited (${p.child.exitCode ?? p.child.signalCode}):\n${p.output.join('').slice(-4000)}`,
+      );
+  }
+
+  async kill(proc: ParallaxProcess): Promise<void> {
+    this.killed.add(proc);
+    proc.child.kill('SIGKILL');
+    await proc.exited;
+  }
+
+  private async startPostgres(): Promise<void> {
+    this.postgres = await startEmbeddedPostgres({ dir: this.dir, persistent: true, database: 'parallax' });
+  }
+
+  /** Stops PostgreSQL (fast shutdown: sessions are terminated, 57P01). */
+  async stopPostgres(): Promise<void> {
+    await this.postgres?.stop();
+    this.postgres = undefined;
+  }
+
+  /** Starts it again on the same port and data directory. */
+  async restartPostgres(): Promise<void> {
+    await this.startPostgres();
+  }
+
+  private async startRedis(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(this.redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    this.redis = child;
+    await waitFor('redis-server to listen', () => canConnect(this.redisPort));
+  }
+
+  async stopRedis(): Promise<void> {
+    const child = this.redis;
+    this.redis = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  async restartRedis(): Promise<void> {
+    await this.startRedis();
+  }
+
+  /** `/ready` of a process: its HTTP status (0: no answer). */
+  async ready(api: ApiProcess): Promise<number> {
+    // A fresh connection each time: a kept-alive one may be closed by the server just as it is reused.
+    try {
+      const response = await fetch(`http://127.0.0.1:${api.port}/ready`, { headers: { connection: 'close' } });
+      await response.arrayBuffer();
+      return response.status;
+    } catch {
+      return 0;
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const p of this.all) this.killed.add(p);
+    for (const p of this.all) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(this.all.map((p) => p.exited));
+    await this.pool?.end().catch(() => {});
+    await this.stopRedis();
+    await this.postgres?.stop().catch(() => {});
+    if (this.dir) await rm(this.dir, { recursive: true, force: true });
+  }
+}
