@@ -146,6 +146,10 @@ export async function load(options: {
             else errors += 1;
             resolve();
           });
+          res.on('error', () => {
+            errors += 1;
+            resolve();
+          });
         },
       );
       req.on('error', () => {

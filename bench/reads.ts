@@ -277,6 +277,7 @@ function post(port: number, agent: Agent, body: string, token: string): Promise<
           text += String(d);
         });
         res.on('end', () => resolve(text));
+        res.on('error', reject);
       },
     );
     req.on('error', reject);

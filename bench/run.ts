@@ -38,42 +38,67 @@ const server = await startBenchServer();
 const results: Record<string, Record<string, unknown>> = {};
 const shared: SharedFigures = {};
 const started = performance.now();
+const file = join(import.meta.dirname, 'results.json');
+const previous = JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as {
+  results?: Record<string, Record<string, unknown>>;
+};
+// A stray socket error in a load generator must not lose the rows measured so far: it
+// is reported (and fails the run), and the benchmarks go on.
+const uncaught: string[] = [];
+process.on('uncaughtException', (error) => {
+  uncaught.push(String(error.stack ?? error));
+  console.error('uncaught error during a benchmark:', error);
+});
+
+/** Writes what is measured so far: a run of some benchmarks updates their rows and keeps the others'. */
+async function save(final: boolean): Promise<SummaryRow[]> {
+  const merged = { ...previous.results, ...results };
+  // A smoke run's rows are its own; a full run's table covers every row in the file.
+  const summary = summaryRows(smoke ? results : merged);
+  const report = {
+    date: new Date().toISOString(),
+    smoke,
+    complete: final,
+    totalSeconds: Math.round((performance.now() - started) / 1000),
+    machine: machine(server),
+    summary,
+    results: merged,
+    ...(uncaught.length ? { uncaughtErrors: uncaught } : {}),
+  };
+  if (!smoke) await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  return summary;
+}
+
+const failed: string[] = [];
 try {
   for (const bench of selected) {
     const t0 = performance.now();
     console.log(`\n# ${bench.name}: ${bench.description}`);
-    const figures = await bench.run({ server, smoke, shared });
-    const seconds = Math.round((performance.now() - t0) / 100) / 10;
-    results[bench.name] = { description: bench.description, ...figures, seconds };
-    console.log(JSON.stringify(figures, null, 2));
-    console.log(`(${bench.name}: ${seconds} s)`);
+    try {
+      const figures = await bench.run({ server, smoke, shared });
+      const seconds = Math.round((performance.now() - t0) / 100) / 10;
+      results[bench.name] = { description: bench.description, ...figures, seconds };
+      console.log(JSON.stringify(figures, null, 2));
+      console.log(`(${bench.name}: ${seconds} s)`);
+    } catch (error) {
+      failed.push(bench.name);
+      results[bench.name] = { description: bench.description, error: String((error as Error).stack ?? error) };
+      console.error(`${bench.name} failed:`, error);
+    }
+    await save(false);
   }
 } finally {
   await server.stop();
 }
 const totalSeconds = Math.round((performance.now() - started) / 1000);
-
-// A run of some benchmarks updates their rows and keeps the others'.
-const file = join(import.meta.dirname, 'results.json');
-const previous = JSON.parse(await readFile(file, 'utf8').catch(() => '{}')) as {
-  results?: Record<string, Record<string, unknown>>;
-};
-const merged = { ...previous.results, ...results };
-// A smoke run's rows are its own; a full run's table covers every row in the file.
-const summary = summaryRows(smoke ? results : merged);
-printTable(summary);
-const report = {
-  date: new Date().toISOString(),
-  smoke,
-  totalSeconds,
-  machine: machine(server),
-  summary,
-  results: merged,
-};
-if (!smoke) await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+printTable(await save(true));
 console.log(
   `\n${selected.length} benchmark(s) in ${totalSeconds} s; ${smoke ? 'smoke run: results.json not written' : 'wrote bench/results.json'}`,
 );
+if (failed.length || uncaught.length) {
+  console.error(`failed: ${failed.join(', ') || '–'}; uncaught errors: ${uncaught.length}`);
+  process.exitCode = 1;
+}
 
 /** Every benchmark's own rows, plus the catch-up row derived from the replay figures. */
 function summaryRows(all: Record<string, Record<string, unknown>>): SummaryRow[] {

@@ -54,6 +54,8 @@ function open(): Promise<void> {
         }
       });
       res.on('end', resolve);
+      // A stream the service cuts (or that is destroyed at the end) ends the subscriber.
+      res.on('error', () => resolve());
     });
     req.on('error', () => {
       failed += 1;
