@@ -38,6 +38,7 @@ export function serve(
             child,
             stop: () =>
               new Promise<void>((done) => {
+                stopping = true;
                 child.once('exit', () => done());
                 child.kill('SIGTERM');
               }),
@@ -47,10 +48,21 @@ export function serve(
       }
     };
     child.stdout?.on('data', onData);
+    // Warnings and errors (stderr, and stdout lines at level ≥ 40) stay visible after start.
     child.stderr?.on('data', (d) => {
       output += String(d);
+      process.stderr.write(`[${script}] ${String(d)}`);
     });
-    child.once('exit', (code) => reject(new Error(`${script} exited (${code}):\n${output}`)));
+    let stopping = false;
+    child.stdout?.on('data', (d: Buffer) => {
+      for (const line of String(d).split('\n')) {
+        if (/"level":(4|5|6)\d/.test(line)) process.stderr.write(`[${script}] ${line.slice(0, 2000)}\n`);
+      }
+    });
+    child.once('exit', (code, signal) => {
+      if (!stopping) process.stderr.write(`[${script}] exited unexpectedly (${code ?? signal})\n`);
+      reject(new Error(`${script} exited (${code}):\n${output}`));
+    });
   });
 }
 

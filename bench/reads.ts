@@ -166,6 +166,7 @@ export const fanOutBenchmark: Benchmark = {
         },
       });
     const acknowledged = new Map<string, number>();
+    let writeErrors = 0;
     const writeAgent = new Agent({ keepAlive: true });
     const wall = () => performance.timeOrigin + performance.now();
     const started = performance.now();
@@ -176,11 +177,18 @@ export const fanOutBenchmark: Benchmark = {
       const wait = due - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       inflight.push(
-        post(parallax.port, writeAgent, mutation(i), token).then((response) => {
-          const id = /"id":"([0-9a-f-]{36})"/.exec(response)?.[1];
-          // The acknowledgement time is taken as the commit time (an upper bound on it).
-          if (id) acknowledged.set(id, wall());
-        }),
+        post(parallax.port, writeAgent, mutation(i), token).then(
+          (response) => {
+            const id = /"id":"([0-9a-f-]{36})"/.exec(response)?.[1];
+            // The acknowledgement time is taken as the commit time (an upper bound on it).
+            if (id) acknowledged.set(id, wall());
+            else writeErrors += 1;
+          },
+          () => {
+            // A connection reset under the subscribers' load: the change is not counted.
+            writeErrors += 1;
+          },
+        ),
       );
     }
     await Promise.all(inflight);
@@ -213,6 +221,8 @@ export const fanOutBenchmark: Benchmark = {
       loadGenerator,
       subscribers,
       connected,
+      changesAcknowledged: acknowledged.size,
+      writeErrors,
       connectSeconds,
       changesPerSecond: rate,
       changes: acknowledged.size,
