@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { TokenService } from '../src/auth/jwt.ts';
-import { summarize } from './support.ts';
+import { benchChildren, summarize } from './support.ts';
 
 const ROOT = join(import.meta.dirname, '..');
 
@@ -25,6 +25,8 @@ export function serve(
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  benchChildren.add(child);
+  child.once('exit', () => benchChildren.delete(child));
   let output = '';
   return new Promise((resolve, reject) => {
     const onData = (d: Buffer) => {

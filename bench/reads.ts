@@ -16,7 +16,7 @@ import { createEngine } from '../src/runtime.ts';
 import { createOrder } from '../src/write/order/handle.ts';
 import { adminContext, givenCatalogue, runWorkload } from '../test/support/workload.ts';
 import { benchToken, jsonPort, load, serve, serveService } from './http.ts';
-import { type Benchmark, benchApp, closeApp, freshDatabase, round2, summarize } from './support.ts';
+import { type Benchmark, benchApp, benchChildren, closeApp, freshDatabase, round2, summarize } from './support.ts';
 
 const SECRET = randomBytes(32).toString('hex');
 
@@ -132,6 +132,8 @@ export const fanOutBenchmark: Benchmark = {
         },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
+      benchChildren.add(child);
+      child.once('exit', () => benchChildren.delete(child));
       const connected = new Promise<{ connected: number; failed: number }>((resolve, reject) => {
         child.once('message', (m) => resolve(m as { connected: number; failed: number }));
         child.once('exit', (code) => reject(new Error(`SSE client process exited (${code})`)));

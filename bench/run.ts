@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { catchUpBenchmark, lagBenchmark, notifyBenchmark } from './projections.ts';
 import { fanOutBenchmark, n1Benchmark, readBenchmark, readYourWritesBenchmark } from './reads.ts';
 import { replayBenchmark } from './replay.ts';
-import { type Benchmark, machine, type SharedFigures, type SummaryRow, startBenchServer } from './support.ts';
+import {
+  type Benchmark,
+  benchChildren,
+  machine,
+  type SharedFigures,
+  type SummaryRow,
+  startBenchServer,
+} from './support.ts';
 import { writeBenchmark } from './write.ts';
 
 // In this order: lag builds on write's maximum, read-your-writes on lag's p99.
@@ -99,6 +106,10 @@ if (failed.length || uncaught.length) {
   console.error(`failed: ${failed.join(', ') || '–'}; uncaught errors: ${uncaught.length}`);
   process.exitCode = 1;
 }
+// A benchmark that failed half-way may leave its child processes (service, load
+// generators) behind, and their IPC channels would keep this process alive.
+for (const child of benchChildren) child.kill('SIGKILL');
+process.exit();
 
 /** Every benchmark's own rows, plus the catch-up row derived from the replay figures. */
 function summaryRows(all: Record<string, Record<string, unknown>>): SummaryRow[] {

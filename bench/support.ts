@@ -1,5 +1,6 @@
 // Shared by the benchmarks: a PostgreSQL server (DATABASE_URL's, or a throwaway embedded
 // one), a fresh migrated database per benchmark, and an App on it.
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -13,6 +14,9 @@ import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createApp } from '../src/runtime.ts';
+
+/** Every child process a benchmark started (service, load generators): killed at the end of the run. */
+export const benchChildren = new Set<ChildProcess>();
 
 export interface BenchServer {
   url: string;
