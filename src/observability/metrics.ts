@@ -194,9 +194,10 @@ export class Metrics {
         .then(([projections, outbox]) => ({ projections, outbox }))
         .catch(() => null)
         .finally(() => {
-          setTimeout(() => {
+          // Shared only by the collects of the scrape in flight: the next scrape reads again.
+          setImmediate(() => {
             this.snapshot = undefined;
-          }, 50).unref();
+          });
         });
     }
     return this.snapshot;

@@ -41,6 +41,8 @@ describe('logs', () => {
     expect(invalid.data?.createCustomer.__typename).toBe('ValidationError');
     const order = await t.gql(CreateOrder, { input: { customerId, items: [{ productId: product.id, quantity: 1 }] } });
     expect(order.data?.createOrder.__typename).toBe('OrderPayload');
+    // Queries read the read models: wait until they have applied the writes above.
+    await caughtUp(t.pool);
     const read = await t.gql(CustomerById, { id: customerId });
     expect(read.data?.customer?.email).toBe(SECRETS.email);
     const asCustomer = await t.gql(CustomerById, { id: customerId }, await t.customerToken(customerId));
