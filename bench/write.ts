@@ -250,20 +250,7 @@ async function twelveStatementTransaction(
       'SELECT id, customer_id, status::text, total_cents, version, created_at, updated_at FROM orders WHERE id = $1 LIMIT 1',
       [orderId],
     );
-    const payload = JSON.stringify({
-      orderId,
-      customerId,
-      items: lines.map((l, i) => ({
-        lineNo: i + 1,
-        productId: l.product.id,
-        sku: l.product.sku,
-        name: l.product.name,
-        quantity: l.quantity,
-        unitPriceCents: l.product.priceCents,
-      })),
-      totalCents: total,
-      createdAt: now.toISOString(),
-    });
+    const payload = orderPayload(orderId, customerId, lines, total, now);
     const { rows } = await client.query(
       `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, schema_version,
                            payload, actor, trace_context)

@@ -4,13 +4,13 @@
 // else a redis-server from PATH on a free port.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { freePort, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { canConnect } from './support/net.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -18,22 +18,6 @@ declare module 'vitest' {
     templateDatabase: string;
     redisUrl: string;
   }
-}
-
-function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ port, host });
-    socket.setTimeout(500);
-    socket.on('connect', () => {
-      socket.end();
-      resolve(true);
-    });
-    socket.on('error', () => resolve(false));
-    socket.on('timeout', () => {
-      socket.destroy();
-      resolve(false);
-    });
-  });
 }
 
 async function findRedis(): Promise<{ url: string; child?: ChildProcess }> {
