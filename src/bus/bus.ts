@@ -28,6 +28,12 @@ export interface PositionMessage {
    * did not end there missed one (its publisher died between commit and publish).
    */
   after?: string;
+  /**
+   * STALLED: the projection stopped on the event at `errorPosition`; `position` is still
+   * its committed checkpoint. A position message never claims more than a checkpoint.
+   */
+  state?: 'LIVE' | 'STALLED';
+  errorPosition?: string;
 }
 
 export interface ChangeMessage {

@@ -4,6 +4,7 @@ import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { InvalidPositionToken } from '../outbox/position.ts';
 import type { ProjectionName } from '../projections/projection.ts';
 import { ConsistencyTimeout, MAX_CONSISTENCY_TIMEOUT_MS } from '../read/consistency.ts';
+import { createLoaders } from '../read/loaders.ts';
 import { builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { ProjectionNameEnum } from './types/projection.ts';
@@ -63,7 +64,11 @@ export async function readFrom(
   consistency: { atLeast: string; timeoutMs?: number | null } | null | undefined,
 ): Promise<void> {
   for (const p of projections) ctx.readModels.add(p);
-  if (consistency) await waitForPosition(ctx, projections, consistency.atLeast, timeoutOf(consistency.timeoutMs));
+  if (!consistency) return;
+  await waitForPosition(ctx, projections, consistency.atLeast, timeoutOf(consistency.timeoutMs));
+  // The request's loaders may hold rows read before the wait (another field of the same
+  // request): everything read from here on must be at least as new as the token.
+  ctx.loaders = createLoaders(ctx.app.pool);
 }
 
 /** After a command: with `consistency.waitFor`, wait for those projections to apply it. */

@@ -112,7 +112,7 @@ function applyOrderEvent(rows: Map<string, HistoryRow>, customers: CustomerCopie
     }
     case 'OrderStatusChanged':
     case 'OrderCancelled': {
-      if (!row || row.version >= e.aggregateVersion) return;
+      if (!row || row.version !== e.aggregateVersion - 1) return;
       const to = event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to;
       row.summary = { ...row.summary, status: to, updatedAt: at };
       row.version = e.aggregateVersion;
@@ -195,6 +195,5 @@ export const customerOrderHistoryProjection: Projection = {
     // After the orders: a name copied into an order earlier in the batch is replaced too.
     await rewriteCustomers(sql, customers);
     await customers.save(sql);
-    return [];
   },
 };

@@ -4,7 +4,8 @@
 //
 // A batch works on the copies in memory: CustomerCopies loads the rows its events touch
 // (locked), applies each event with the same guards a statement per event would have
-// (create only if absent, rename and erase only a newer version), answers what a
+// (create only if absent, rename and erase only a newer version: last writer wins, so
+// a rename applied inline ahead of an older one is never undone), answers what a
 // projection copies into a new order at any point of the batch, and writes the copies
 // back in one statement.
 import type { StoredEvent } from '../outbox/append.ts';
@@ -29,6 +30,8 @@ export interface CustomerRewrite {
   name: string | null;
   /** An erasure was applied in the batch: the email is gone from every row. */
   erased: boolean;
+  /** The email rows must carry from now on; undefined: leave theirs (a rename). */
+  email?: string | null;
   /** Position of the last such event applied. */
   position: Position;
 }
@@ -83,20 +86,26 @@ export class CustomerCopies {
     const id = idKey(event.data.customerId);
     const copy = this.copies.get(id) ?? null;
     switch (event.type) {
-      case 'CustomerCreated':
+      case 'CustomerCreated': {
         if (copy) return false;
-        this.copies.set(id, {
+        const created = {
           name: event.data.name ?? null,
           email: event.data.email ?? null,
           version: e.aggregateVersion,
           erased: false,
-        });
+        };
+        this.copies.set(id, created);
+        // Orders of this customer that some process applied before the customer (an
+        // INLINE command while this projection's engine had not reached the creation)
+        // carry no name: they get it now. Usually there are none.
+        this.rewrite(id, e.position, { name: created.name, email: created.email });
         break;
+      }
       case 'CustomerRenamed':
         if (!copy || copy.version >= e.aggregateVersion) return false;
         copy.name = event.data.name ?? null;
         copy.version = e.aggregateVersion;
-        this.rewrite(id, copy.name, false, e.position);
+        this.rewrite(id, e.position, { name: copy.name });
         break;
       case 'CustomerErased':
         if (!copy || copy.version >= e.aggregateVersion) return false;
@@ -104,16 +113,26 @@ export class CustomerCopies {
         copy.email = null;
         copy.erased = true;
         copy.version = e.aggregateVersion;
-        this.rewrite(id, null, true, e.position);
+        this.rewrite(id, e.position, { name: null, email: null, erased: true });
         break;
     }
     this.changed.add(id);
     return true;
   }
 
-  private rewrite(customerId: string, name: string | null, erased: boolean, position: Position): void {
+  private rewrite(
+    customerId: string,
+    position: Position,
+    change: { name: string | null; email?: string | null; erased?: boolean },
+  ): void {
     const previous = this.rewrites.get(customerId);
-    this.rewrites.set(customerId, { customerId, name, erased: erased || (previous?.erased ?? false), position });
+    this.rewrites.set(customerId, {
+      customerId,
+      name: change.name,
+      erased: (change.erased ?? false) || (previous?.erased ?? false),
+      email: 'email' in change ? change.email : previous?.email,
+      position,
+    });
   }
 
   /** The customer's name and email as the copy holds them now (at this point of the batch). */
@@ -122,7 +141,7 @@ export class CustomerCopies {
     return copy ? { name: copy.name, email: copy.email } : { name: null, email: null };
   }
 
-  /** Customers renamed or erased in this batch: their rows elsewhere need the new facts. */
+  /** Customers created, renamed or erased in this batch: their rows elsewhere need the new facts. */
   get rewritten(): CustomerRewrite[] {
     return [...this.rewrites.values()];
   }

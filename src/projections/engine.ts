@@ -21,7 +21,10 @@ import { advanceCheckpoint, ensureCheckpoints, lockCheckpoint, recordFailure } f
 import { LEASE_CHANNEL, LeaseManager } from './leases.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
 import {
+  enterShadow,
+  isCurrentRun,
   REBUILD_CHANNEL,
+  type RebuildState,
   rebuildOutdated,
   rebuildsInProgress,
   shadowCheckpoint,
@@ -72,6 +75,10 @@ class Runner {
   done: Promise<void> | undefined;
   position: Position | undefined;
 
+  get runId(): string | undefined {
+    return this.rebuildRun?.runId;
+  }
+
   /** Shadow mode builds a rebuild's shadow tables (see rebuild.ts) instead of the live ones. */
   readonly checkpointName: string;
   finished = false;
@@ -82,6 +89,8 @@ class Runner {
     readonly projection: Projection,
     private readonly options: Required<Omit<EngineOptions, 'projections' | 'leases' | 'metrics'>>,
     readonly mode: 'live' | 'shadow' = 'live',
+    /** Shadow mode: the rebuild run this runner builds. */
+    private readonly rebuildRun?: RebuildState,
   ) {
     this.batchLimit = options.batchSize;
     this.idleDelay = options.pollMs;
@@ -137,7 +146,9 @@ class Runner {
       if (this.mode === 'shadow' && result.kind === 'idle') {
         // Caught up with the committed outbox: try to swap the shadow in.
         try {
-          if (await swapIn(this.options.pool, this.projection, this.options.batchSize)) {
+          const swap = await swapIn(this.options.pool, this.projection, this.rebuildRun!.runId, this.options.batchSize);
+          if (swap === 'gone') this.finished = true;
+          if (swap === 'swapped') {
             this.finished = true;
             this.options.log.info({ projection: this.projection.name }, 'rebuild swapped in');
             await this.publishProgress(true);
@@ -173,18 +184,28 @@ class Runner {
     let released = false;
     try {
       await client.query('BEGIN');
-      if (this.mode === 'shadow') await client.query(`SET LOCAL search_path = ${shadowSchema(name)}, public`);
       const checkpoint = await lockCheckpoint(sql, this.checkpointName);
-      if (this.mode === 'shadow' && !checkpoint) {
-        // No shadow checkpoint: the rebuild was swapped in (or dropped) elsewhere.
-        const { rowCount } = await client.query('SELECT 1 FROM projection_checkpoints WHERE name = $1', [
-          this.checkpointName,
-        ]);
-        if (!rowCount) this.finished = true;
-      }
       if (!checkpoint) {
         await client.query('ROLLBACK');
         return { kind: 'busy' };
+      }
+      if (this.mode === 'shadow') {
+        const run = this.rebuildRun!;
+        if (!(await isCurrentRun(client, name, run.runId))) {
+          // Swapped in elsewhere, or replaced by a newer run: this runner is done.
+          await client.query('ROLLBACK');
+          this.finished = true;
+          return { kind: 'busy' };
+        }
+        const schema = shadowSchema(name, run.runId);
+        if (checkpoint.state === 'LIVE' && !(await enterShadow(client, schema))) {
+          // Never replay into the live tables: the shadow stops, and says why.
+          const message = `rebuild schema ${schema} is missing; start the rebuild again`;
+          log.error({ projection: name, runId: run.runId }, message);
+          await recordFailure(sql, this.checkpointName, message, null, true);
+          await client.query('COMMIT');
+          return { kind: 'stalled' };
+        }
       }
       this.position = checkpoint.position;
       if (leases) {
@@ -209,33 +230,21 @@ class Runner {
         return { kind: 'idle' };
       }
       span = this.startBatchSpan(events, startedAt);
-      // INLINE projections applied some events already; a shadow applies everything.
-      const inline =
-        this.mode === 'live'
-          ? await client.query<{ seq: string }>(
-              `DELETE FROM projection_inline_applied WHERE projection = $1 AND seq = ANY($2::bigint[]) RETURNING seq::text`,
-              [name, events.map((e) => e.position.seq.toString())],
-            )
-          : { rows: [] };
-      const skipped = new Set(inline.rows.map((r) => r.seq));
-      const toApply = skipped.size ? events.filter((e) => !skipped.has(e.position.seq.toString())) : events;
-      let changes: ReadModelChange[];
+      // Every event is applied here, also those an INLINE projection applied inside their
+      // command's transaction: applies are idempotent (each row carries its aggregate
+      // version), so those are no-ops, and an INLINE apply that could not apply (its row
+      // was behind) is done now, in order. No mark can claim an effect that is not there.
+      const last = events.at(-1)!.position;
+      let changes: ReadModelChange[] = [];
       try {
-        changes = await this.projection.apply(sql, toApply);
-        if (skipped.size && this.projection.changesFor) {
-          // concat, not push(...): a rename can touch more rows than a call has arguments.
-          changes = changes.concat(
-            await this.projection.changesFor(
-              sql,
-              events.filter((e) => skipped.has(e.position.seq.toString())),
-            ),
-          );
+        await this.projection.apply(sql, events);
+        if (this.mode === 'live' && this.projection.changes) {
+          changes = await this.projection.changes(sql, events, checkpoint.position, last);
         }
       } catch (error) {
         throw new ApplyError(error, events[0]!.position);
       }
-      const last = events.at(-1)!.position;
-      await advanceCheckpoint(sql, this.checkpointName, last, toApply.length);
+      await advanceCheckpoint(sql, this.checkpointName, last, events.length);
       await client.query('COMMIT');
       this.position = last;
       this.attempts = 0;
@@ -277,7 +286,17 @@ class Runner {
       if (stall) {
         this.attempts = 0;
         this.batchLimit = this.options.batchSize;
-        await this.options.bus.publish(CHANNELS.positions, this.positionMessage(error.at)).catch(() => {});
+        // Subscribers learn of the stall; the position stays the committed checkpoint's
+        // (the failing event was not applied), the failing one is a field of its own. A
+        // shadow's stall is the rebuild's business: nothing goes out under the live name.
+        if (this.mode === 'live' && this.position) {
+          const message: PositionMessage = {
+            ...this.positionMessage(this.position),
+            state: 'STALLED',
+            errorPosition: encodePosition(error.at),
+          };
+          await this.options.bus.publish(CHANNELS.positions, message).catch(() => {});
+        }
       }
       return { kind: 'retry' };
     } finally {
@@ -334,6 +353,7 @@ class Runner {
       position: encodePosition(p),
       txId: p.txId.toString(),
       seq: p.seq.toString(),
+      state: 'LIVE',
       ...(after ? { after: encodePosition(after) } : {}),
     };
   }
@@ -472,10 +492,13 @@ export class ProjectionEngine {
       const rebuilds = await rebuildsInProgress(pgSql(this.options.pool));
       for (const r of rebuilds) {
         const projection = this.projections.find((p) => p.name === r.name);
-        if (!projection || this.shadows.has(r.name)) continue;
-        const shadow = new Runner(this, projection, this.full, 'shadow');
+        // A runner of an earlier run finds out by itself that it is done (isCurrentRun).
+        if (!projection || this.shadows.get(r.name)?.runId === r.runId) continue;
+        const shadow = new Runner(this, projection, this.full, 'shadow', r);
         this.shadows.set(r.name, shadow);
-        shadow.done = shadow.run().finally(() => this.shadows.delete(r.name));
+        shadow.done = shadow.run().finally(() => {
+          if (this.shadows.get(r.name) === shadow) this.shadows.delete(r.name);
+        });
         this.options.log.info({ projection: r.name, reason: r.reason }, 'rebuilding in a shadow');
       }
     } catch (error) {

@@ -1,7 +1,11 @@
 // INLINE mode: the projection is applied inside the command's own transaction, so its
-// read model changes commit with the write. The checkpoint is not moved here (that
-// would pass events of transactions still in flight); instead each applied event is
-// marked, and the engine skips marked events when its checkpoint reaches them.
+// read-model changes commit with the write. The checkpoint is not moved here (that would
+// pass events of transactions still in flight) and nothing is marked: the engine applies
+// these events again when its checkpoint reaches them, which changes nothing where the
+// inline apply took effect (applies are idempotent by aggregate version) and does the
+// work where it could not (its row was behind: after a rebuild swap, a mode switch, or
+// while another process runs the projection ASYNC). Whatever the modes, each event's
+// effect is in the read model once.
 import type { TransactionClient } from '../db/prisma.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import type { Projection } from './projection.ts';
@@ -9,15 +13,7 @@ import { prismaSql } from './sql.ts';
 
 export function inlineProjectionsHook(projections: Projection[]) {
   return async (tx: TransactionClient, events: StoredEvent[]): Promise<void> => {
-    if (!projections.length) return;
     const sql = prismaSql(tx);
-    const seqs = events.map((e) => e.position.seq.toString());
-    for (const projection of projections) {
-      await projection.apply(sql, events);
-      await sql.execute(
-        `INSERT INTO projection_inline_applied (projection, seq) SELECT $1, unnest($2::text[])::bigint`,
-        [projection.name, seqs],
-      );
-    }
+    for (const projection of projections) await projection.apply(sql, events);
   };
 }

@@ -163,7 +163,7 @@ function applyOrderEvent(
     }
     case 'OrderStatusChanged':
     case 'OrderCancelled': {
-      if (!order || order.version >= e.aggregateVersion) return;
+      if (!order || order.version !== e.aggregateVersion - 1) return;
       const to = event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to;
       buckets.add(order.day, order.status, -1, -order.totalCents, -order.items);
       buckets.add(order.day, to, 1, order.totalCents, order.items);
@@ -215,7 +215,7 @@ export const orderAnalyticsProjection: Projection = {
   tables: ['order_analytics', 'order_analytics_orders'],
   async apply(sql, events) {
     const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');
-    if (!orderEvents.length) return [];
+    if (!orderEvents.length) return;
     const orders = await loadOrders(sql, [...new Set(orderEvents.map((e) => idKey(e.event.data.orderId)))]);
     const created = orderEvents.filter((e) => e.event.type === 'OrderCreated');
     const createdDays = await utcDays(
@@ -230,6 +230,5 @@ export const orderAnalyticsProjection: Projection = {
       [...orders.values()].filter((o) => o.changed),
     );
     await buckets.save(sql);
-    return [];
   },
 };

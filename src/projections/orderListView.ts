@@ -6,7 +6,8 @@
 // event would have (create only if absent, an item only on the version before it, a
 // status only from an older version), and the results are written with a few
 // statements whatever the batch size: new rows, changed rows, new lines, and one
-// update per batch for the rows of renamed or erased customers.
+// update per batch for the rows of created, renamed or erased customers. Every guard
+// asks for the order's next version, so the apply is idempotent.
 import type { StoredEvent } from '../outbox/append.ts';
 import { comparePositions, type Position } from '../outbox/position.ts';
 import type { OrderEvent, OrderLine } from '../write/order/events.ts';
@@ -142,7 +143,7 @@ function applyOrderEvent(
     }
     case 'OrderStatusChanged':
     case 'OrderCancelled': {
-      if (!row || row.version >= e.aggregateVersion) return false;
+      if (!row || row.version !== e.aggregateVersion - 1) return false;
       row.status = event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to;
       row.version = e.aggregateVersion;
       row.updatedAt = at;
@@ -153,9 +154,9 @@ function applyOrderEvent(
   }
 }
 
-async function insertRows(sql: Sql, rows: ViewRow[]): Promise<Record<string, unknown>[]> {
-  if (!rows.length) return [];
-  return sql.query(
+async function insertRows(sql: Sql, rows: ViewRow[]): Promise<void> {
+  if (!rows.length) return;
+  await sql.execute(
     `INSERT INTO order_list_view (order_id, customer_id, customer_name, customer_email, status, total_cents,
                                   item_count, line_count, version, created_at, updated_at, position_tx_id, position_seq)
      SELECT r.order_id, r.customer_id, r.customer_name, r.customer_email, r.status, r.total_cents, r.item_count,
@@ -164,8 +165,7 @@ async function insertRows(sql: Sql, rows: ViewRow[]): Promise<Record<string, unk
                    $9::int[], $10::timestamptz[], $11::timestamptz[], $12::text[], $13::bigint[])
             AS r(order_id, customer_id, customer_name, customer_email, status, total_cents, item_count, line_count,
                  version, created_at, updated_at, position_tx_id, position_seq)
-     ON CONFLICT (order_id) DO NOTHING
-     RETURNING ${COLUMNS}`,
+     ON CONFLICT (order_id) DO NOTHING`,
     [
       rows.map((r) => r.orderId),
       rows.map((r) => r.customerId),
@@ -184,9 +184,9 @@ async function insertRows(sql: Sql, rows: ViewRow[]): Promise<Record<string, unk
   );
 }
 
-async function updateRows(sql: Sql, rows: ViewRow[]): Promise<Record<string, unknown>[]> {
-  if (!rows.length) return [];
-  return sql.query(
+async function updateRows(sql: Sql, rows: ViewRow[]): Promise<void> {
+  if (!rows.length) return;
+  await sql.execute(
     `UPDATE order_list_view AS v
         SET status = r.status, total_cents = r.total_cents, item_count = r.item_count, line_count = r.line_count,
             version = r.version, updated_at = r.updated_at, position_tx_id = r.position_tx_id::xid8,
@@ -195,8 +195,7 @@ async function updateRows(sql: Sql, rows: ViewRow[]): Promise<Record<string, unk
                    $8::text[], $9::bigint[])
             AS r(order_id, status, total_cents, item_count, line_count, version, updated_at, position_tx_id,
                  position_seq)
-      WHERE v.order_id = r.order_id
-     RETURNING ${columns('v')}`,
+      WHERE v.order_id = r.order_id`,
     [
       rows.map((r) => r.orderId),
       rows.map((r) => r.status),
@@ -230,32 +229,49 @@ async function insertLines(sql: Sql, lines: Line[]): Promise<void> {
 }
 
 /**
- * Renamed and erased customers: every row of theirs takes the customer's new name (an
- * erasure also drops the email), and its position moves up to the event's unless an
- * event of the order itself came later.
+ * Created, renamed and erased customers: every row of theirs takes the customer's name
+ * (a creation and an erasure also set the email), and its position moves up to the
+ * event's unless an event of the order itself came later.
  */
-async function rewriteCustomers(sql: Sql, customers: CustomerCopies): Promise<Record<string, unknown>[]> {
+async function rewriteCustomers(sql: Sql, customers: CustomerCopies): Promise<void> {
   const rewrites = customers.rewritten;
-  if (!rewrites.length) return [];
-  return sql.query(
+  if (!rewrites.length) return;
+  await sql.execute(
     `UPDATE order_list_view AS v
         SET customer_name = c.name,
-            customer_email = CASE WHEN c.erased THEN NULL ELSE v.customer_email END,
+            customer_email = CASE WHEN c.set_email THEN c.email ELSE v.customer_email END,
             position_tx_id = CASE WHEN (v.position_tx_id, v.position_seq) < (c.tx_id::xid8, c.seq)
                                   THEN c.tx_id::xid8 ELSE v.position_tx_id END,
             position_seq = CASE WHEN (v.position_tx_id, v.position_seq) < (c.tx_id::xid8, c.seq)
                                 THEN c.seq ELSE v.position_seq END
-       FROM unnest($1::uuid[], $2::text[], $3::boolean[], $4::text[], $5::bigint[]) AS c(customer_id, name, erased, tx_id, seq)
-      WHERE v.customer_id = c.customer_id
-     RETURNING ${columns('v')}`,
+       FROM unnest($1::uuid[], $2::text[], $3::boolean[], $4::text[], $5::text[], $6::bigint[])
+            AS c(customer_id, name, set_email, email, tx_id, seq)
+      WHERE v.customer_id = c.customer_id`,
     [
       rewrites.map((r) => r.customerId),
       rewrites.map((r) => r.name),
-      rewrites.map((r) => r.erased),
+      rewrites.map((r) => r.email !== undefined),
+      rewrites.map((r) => r.email ?? null),
       rewrites.map((r) => r.position.txId.toString()),
       rewrites.map((r) => r.position.seq.toString()),
     ],
   );
+}
+
+/** The status each order had before the batch's first status change of it (none: created in the batch or unchanged). */
+function statusesBefore(events: StoredEvent[]): Map<string, string> {
+  const before = new Map<string, string>();
+  const created = new Set<string>();
+  for (const e of events) {
+    if (e.aggregateType !== 'Order') continue;
+    const { event } = e as StoredEvent<OrderEvent>;
+    const id = idKey(event.data.orderId);
+    if (event.type === 'OrderCreated') created.add(id);
+    else if ((event.type === 'OrderStatusChanged' || event.type === 'OrderCancelled') && !before.has(id)) {
+      if (!created.has(id)) before.set(id, event.data.from);
+    }
+  }
+  return before;
 }
 
 export const orderListViewProjection: Projection = {
@@ -272,44 +288,50 @@ export const orderListViewProjection: Projection = {
       else if (e.aggregateType === 'Order') applyOrderEvent(rows, lines, customers, e as StoredEvent<OrderEvent>);
     }
     const changedRows = [...rows.values()].filter((r) => r.changed);
-    // Each statement's rows, in the order written (a later one holds the newer state).
-    const written = [
-      await insertRows(
-        sql,
-        changedRows.filter((r) => r.statusBefore === null),
-      ),
-      await updateRows(
-        sql,
-        changedRows.filter((r) => r.statusBefore !== null),
-      ),
-    ];
-    await insertLines(sql, lines);
-    written.push(await rewriteCustomers(sql, customers));
-    await customers.save(sql);
-    // One change per row, its state after the batch. previous_status is its status
-    // before the batch, when the batch changed it: what a subscriber filtered by status
-    // last saw, so it can tell the client to drop the row.
-    const changed = new Map<string, ReadModelChange>();
-    for (const row of written.flat()) {
-      const key = String(row.order_id);
-      const before = rows.get(idKey(key))?.statusBefore;
-      if (before && before !== row.status) row.previous_status = before;
-      changed.set(key, { projection: NAME, key, row });
-    }
-    // Published in position order, so a subscriber's last position marks all it has seen.
-    return [...changed.values()].sort(
-      (a, b) => comparePositions(rowPosition(a.row), rowPosition(b.row)) || (a.key < b.key ? -1 : 1),
+    await insertRows(
+      sql,
+      changedRows.filter((r) => r.statusBefore === null),
     );
+    await updateRows(
+      sql,
+      changedRows.filter((r) => r.statusBefore !== null),
+    );
+    await insertLines(sql, lines);
+    await rewriteCustomers(sql, customers);
+    await customers.save(sql);
   },
-  async changesFor(sql, events) {
-    const orderIds = events.filter((e) => e.aggregateType === 'Order').map((e) => e.aggregateId);
-    const customerIds = events.filter((e) => e.aggregateType === 'Customer').map((e) => e.aggregateId);
+  /**
+   * Every row the batch's events are about, in its state now, whoever applied the event
+   * (this batch, or an INLINE command before it). A row an INLINE command has already
+   * taken past the batch is sent with the batch's end as its position: a client resuming
+   * from it gets the row again later, never misses another. previous_status is the
+   * status before the batch's first status change of the order: what a subscriber
+   * filtered by status last saw, so it can tell the client to drop the row.
+   */
+  async changes(sql, events, _after, to) {
+    const orderIds = new Set<string>();
+    const customerIds = new Set<string>();
+    for (const e of events) {
+      if (e.aggregateType === 'Order') orderIds.add(idKey(e.aggregateId));
+      else if (e.aggregateType === 'Customer') customerIds.add(idKey(e.aggregateId));
+    }
+    if (!orderIds.size && !customerIds.size) return [];
     const rows = await sql.query(
       `SELECT ${COLUMNS} FROM order_list_view WHERE order_id = ANY($1::uuid[]) OR customer_id = ANY($2::uuid[])`,
-      [orderIds, customerIds],
+      [[...orderIds], [...customerIds]],
     );
-    return rows
-      .map((row): ReadModelChange => ({ projection: NAME, key: String(row.order_id), row }))
-      .sort((a, b) => comparePositions(rowPosition(a.row), rowPosition(b.row)));
+    const before = statusesBefore(events);
+    const end = { tx: to.txId.toString(), seq: to.seq.toString() };
+    const changes = rows.map((row): ReadModelChange => {
+      if (comparePositions(rowPosition(row), to) > 0) {
+        row.position_tx_id = end.tx;
+        row.position_seq = end.seq;
+      }
+      const previous = before.get(idKey(String(row.order_id)));
+      if (previous && previous !== row.status) row.previous_status = previous;
+      return { projection: NAME, key: String(row.order_id), row };
+    });
+    // Published in position order, so a subscriber's last position marks all it has seen.
+    return changes.sort((a, b) => comparePositions(rowPosition(a.row), rowPosition(b.row)) || (a.key < b.key ? -1 : 1));
   },
 };

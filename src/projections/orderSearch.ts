@@ -119,7 +119,7 @@ function applyOrderEvent(
     }
     case 'OrderStatusChanged':
     case 'OrderCancelled': {
-      if (!row || row.version >= e.aggregateVersion) return;
+      if (!row || row.version !== e.aggregateVersion - 1) return;
       row.status = event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to;
       row.version = e.aggregateVersion;
       row.changed = true;
@@ -245,6 +245,5 @@ export const orderSearchProjection: Projection = {
     // After the orders: an order created earlier in the batch gets the new name too.
     await rewriteCustomers(sql, customers);
     await customers.save(sql);
-    return [];
   },
 };

@@ -1,4 +1,5 @@
 import type { StoredEvent } from '../outbox/append.ts';
+import type { Position } from '../outbox/position.ts';
 import type { Sql } from './sql.ts';
 
 export const PROJECTION_NAMES = [
@@ -24,9 +25,16 @@ export interface Projection {
   tables: string[];
   /**
    * Applies events, in outbox order, inside the caller's transaction. Must not commit.
-   * Returns the rows it changed that subscribers care about.
+   * Idempotent: every row carries its aggregate's version and an event changes a row
+   * only when it is the next one, so an event applied twice (INLINE, then the engine)
+   * or offered to a row that is behind changes nothing the second time.
    */
-  apply(sql: Sql, events: StoredEvent[]): Promise<ReadModelChange[]>;
-  /** Current rows touched by events applied elsewhere (INLINE mode), to publish them. */
-  changesFor?(sql: Sql, events: StoredEvent[]): Promise<ReadModelChange[]>;
+  apply(sql: Sql, events: StoredEvent[]): Promise<void>;
+  /**
+   * The rows subscribers must hear of after the batch `(after, to]` commits: those whose
+   * position lies inside it (their latest change came from one of its events, whoever
+   * applied it). A row an INLINE command already took past `to` is told by the batch
+   * that reaches it, so no published position runs ahead of the checkpoint.
+   */
+  changes?(sql: Sql, events: StoredEvent[], after: Position, to: Position): Promise<ReadModelChange[]>;
 }

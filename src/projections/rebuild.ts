@@ -1,7 +1,7 @@
 // Zero-downtime rebuild of one read model (see the migration for the layout).
 //
 // The shadow is built by the ordinary engine in "shadow mode": same projection code,
-// same batches, but `SET LOCAL search_path = rebuild_<name>, public` so the projection's
+// same batches, but `SET LOCAL search_path = rebuild_<name>_<run>, public` so the projection's
 // unqualified table names resolve to the shadow tables, and its own checkpoint row.
 // When the shadow has caught up, swap() does, in one transaction: lock both checkpoints
 // (the live runner waits), apply whatever the shadow still lacks, move the live tables
@@ -17,11 +17,15 @@ import { pgSql, type Sql } from './sql.ts';
 
 export const REBUILD_CHANNEL = 'parallax_rebuild';
 
-export const shadowSchema = (name: string) => `rebuild_${name}`;
+/** Schemas are named per run, so the trailing DROP of one run can never hit the next run's. */
+export const shadowSchema = (name: string, runId: string) => `rebuild_${name}_${runId}`;
+const retiredSchema = (name: string, runId: string) => `retired_${name}_${runId}`;
 export const shadowCheckpoint = (name: string) => `${name}#rebuild`;
 
 export interface RebuildState {
   name: string;
+  /** Identifies this run of the rebuild (and its schemas). */
+  runId: string;
   version: number;
   reason: string;
   totalEvents: number;
@@ -32,19 +36,21 @@ export interface RebuildState {
 export async function rebuildsInProgress(sql: Sql): Promise<RebuildState[]> {
   const rows = await sql.query<{
     name: string;
+    run_id: string;
     version: number;
     reason: string;
     total_events: string;
     started_at: Date;
     processed: string | null;
   }>(
-    `SELECT r.name, r.version, r.reason, r.total_events::text AS total_events, r.started_at,
+    `SELECT r.name, r.run_id::text AS run_id, r.version, r.reason, r.total_events::text AS total_events, r.started_at,
             c.events_applied::text AS processed
        FROM projection_rebuilds r LEFT JOIN projection_checkpoints c ON c.name = r.name || '#rebuild'
       ORDER BY r.name`,
   );
   return rows.map((r) => ({
     name: r.name,
+    runId: r.run_id,
     version: r.version,
     reason: r.reason,
     totalEvents: Number(r.total_events),
@@ -68,18 +74,18 @@ export async function startRebuild(
     await client.query('BEGIN');
     // Serializes concurrent starts (several projectors at boot, a mutation).
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`rebuild:${projection.name}`]);
-    const inserted = await client.query(
+    const inserted = await client.query<{ run_id: string }>(
       `INSERT INTO projection_rebuilds (name, version, reason, total_events)
        VALUES ($1, $2, $3, (SELECT count(*) FROM outbox))
-       ON CONFLICT (name) DO NOTHING`,
+       ON CONFLICT (name) DO NOTHING
+       RETURNING run_id::text AS run_id`,
       [projection.name, version, reason],
     );
     if (!inserted.rowCount) {
       await client.query('ROLLBACK');
       return false;
     }
-    const schema = shadowSchema(projection.name);
-    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    const schema = shadowSchema(projection.name, inserted.rows[0]!.run_id);
     await client.query(`CREATE SCHEMA ${schema}`);
     for (const table of [...projection.tables, 'projection_customers']) {
       await client.query(`CREATE TABLE ${schema}.${table} (LIKE public.${table} INCLUDING ALL)`);
@@ -102,13 +108,43 @@ export async function startRebuild(
 }
 
 /**
- * Swaps a caught-up shadow in. Returns false (and changes nothing) when another worker
- * holds either checkpoint right now; the caller tries again on its next idle round.
+ * Points this transaction's unqualified table names at a rebuild's shadow schema.
+ * search_path silently skips a schema that does not exist (the projection would then
+ * write into the live tables): false, and nothing is set, when it is missing.
  */
-export async function swapIn(pool: pg.Pool, projection: Projection, batchSize: number): Promise<boolean> {
+export async function enterShadow(client: pg.ClientBase, schema: string): Promise<boolean> {
+  await client.query(`SET LOCAL search_path = ${schema}, public`);
+  const { rows } = await client.query<{ ok: boolean }>('SELECT $1 = ANY(current_schemas(false)) AS ok', [schema]);
+  if (rows[0]?.ok) return true;
+  await client.query('SET LOCAL search_path = public');
+  return false;
+}
+
+/** Whether `runId` is still the rebuild in progress for `name` (not swapped in, not replaced). */
+export async function isCurrentRun(client: pg.ClientBase, name: string, runId: string): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM projection_rebuilds WHERE name = $1 AND run_id = $2::bigint', [
+    name,
+    runId,
+  ]);
+  return Boolean(rowCount);
+}
+
+export type SwapResult = 'swapped' | 'busy' | 'gone';
+
+/**
+ * Swaps a caught-up shadow in. 'busy' (and nothing changed) when another worker holds
+ * either checkpoint right now or the shadow is still behind: the caller tries again on
+ * its next idle round. 'gone' when this run is no longer the rebuild in progress.
+ */
+export async function swapIn(
+  pool: pg.Pool,
+  projection: Projection,
+  runId: string,
+  batchSize: number,
+): Promise<SwapResult> {
   const name = projection.name;
-  const schema = shadowSchema(name);
-  const retired = `retired_${name}`;
+  const schema = shadowSchema(name, runId);
+  const retired = retiredSchema(name, runId);
   const client = await pool.connect();
   const sql = pgSql(client);
   try {
@@ -117,12 +153,15 @@ export async function swapIn(pool: pg.Pool, projection: Projection, batchSize: n
     const shadow = live && (await lockCheckpoint(sql, shadowCheckpoint(name)));
     if (!live || !shadow) {
       await client.query('ROLLBACK');
-      return false;
+      return 'busy';
+    }
+    if (!(await isCurrentRun(client, name, runId)) || !(await enterShadow(client, schema))) {
+      await client.query('ROLLBACK');
+      return 'gone';
     }
     // Whatever the live model has applied and the shadow not yet: apply it to the shadow.
     let position = shadow.position;
     let applied = shadow.eventsApplied;
-    await client.query(`SET LOCAL search_path = ${schema}, public`);
     while (comparePositions(position, live.position) < 0) {
       const events = (await readCommitted(sql, position, batchSize)).filter(
         (e) => comparePositions(e.position, live.position) <= 0,
@@ -135,20 +174,30 @@ export async function swapIn(pool: pg.Pool, projection: Projection, batchSize: n
     await client.query('SET LOCAL search_path = public');
     if (comparePositions(position, live.position) < 0) {
       await client.query('ROLLBACK');
-      return false;
+      return 'busy';
     }
-    await client.query(`DROP SCHEMA IF EXISTS ${retired} CASCADE`);
     await client.query(`CREATE SCHEMA ${retired}`);
     for (const table of projection.tables) {
       await client.query(`ALTER TABLE public.${table} SET SCHEMA ${retired}`);
       await client.query(`ALTER TABLE ${schema}.${table} SET SCHEMA public`);
     }
-    // Events an INLINE projection applied to the old tables must be applied to the new
-    // ones by the engine: forget those marks.
-    await client.query('DELETE FROM projection_inline_applied WHERE projection = $1', [name]);
-    await client.query('DELETE FROM public.projection_customers WHERE projection = $1', [name]);
+    // The shadow's customer copies replace the live ones in place: a row is updated, never
+    // deleted and inserted again, so an INLINE command reading it (FOR UPDATE) during the
+    // swap waits and then finds it, instead of finding nothing. Copies only the live side
+    // has (events past the checkpoint, applied inline) go, and come back when the engine
+    // applies those events to the new tables.
     await client.query(
-      `INSERT INTO public.projection_customers SELECT * FROM ${schema}.projection_customers WHERE projection = $1`,
+      `INSERT INTO public.projection_customers AS p
+       SELECT * FROM ${schema}.projection_customers WHERE projection = $1
+       ON CONFLICT (projection, customer_id) DO UPDATE
+         SET name = EXCLUDED.name, email = EXCLUDED.email, version = EXCLUDED.version, erased = EXCLUDED.erased`,
+      [name],
+    );
+    await client.query(
+      `DELETE FROM public.projection_customers AS p
+        WHERE p.projection = $1
+          AND NOT EXISTS (SELECT 1 FROM ${schema}.projection_customers AS s
+                           WHERE s.projection = $1 AND s.customer_id = p.customer_id)`,
       [name],
     );
     await client.query(
@@ -172,10 +221,10 @@ export async function swapIn(pool: pg.Pool, projection: Projection, batchSize: n
     client.release();
   }
   // Queries that were waiting on the old tables have re-resolved to the new ones; the
-  // drop waits for any still reading the old ones.
+  // drop waits for any still reading the old ones. Both schemas are this run's own.
   await pool.query(`DROP SCHEMA IF EXISTS ${retired} CASCADE`);
   await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-  return true;
+  return 'swapped';
 }
 
 /** Starts rebuilds for projections whose code version differs from the live read model's. */

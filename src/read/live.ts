@@ -64,6 +64,12 @@ export function classify(order: OrderView, filter: OrderListFilter): ChangeKind 
   return order.previousStatus === filter.status || order.previousStatus === undefined ? 'REMOVE' : null;
 }
 
+/**
+ * Rows of the list changed after `after`, up to order_list_view's checkpoint, read in
+ * one snapshot with it: an INLINE command's row whose position the checkpoint has not
+ * passed yet (a transaction with a lower position may still commit) is left for the
+ * batch that passes it, so a client never holds a position past a row it has not got.
+ */
 async function replay(pool: pg.Pool, after: Position, filter: OrderListFilter): Promise<OrderView[]> {
   const params: unknown[] = [after.txId.toString(), after.seq.toString()];
   let scope = '';
@@ -76,44 +82,92 @@ async function replay(pool: pg.Pool, after: Position, filter: OrderListFilter): 
     scope += ` AND order_id = $${params.length}::uuid`;
   }
   const { rows } = await pool.query<OrderView>(
-    `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view
-      WHERE (position_tx_id, position_seq) > ($1::xid8, $2::bigint) ${scope}
+    `WITH checkpoint AS (SELECT tx_id AS checkpoint_tx_id, seq AS checkpoint_seq
+                           FROM projection_checkpoints WHERE name = 'order_list_view')
+     SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view, checkpoint
+      WHERE (position_tx_id, position_seq) > ($1::xid8, $2::bigint)
+        AND (position_tx_id, position_seq) <= (checkpoint_tx_id, checkpoint_seq) ${scope}
       ORDER BY order_list_view.position_tx_id, order_list_view.position_seq`,
     params,
   );
   return rows.map((r) => ({ ...r, previousStatus: undefined }));
 }
 
-/**
- * One per bus (process): follows order_list_view's batches through their position
- * messages, each naming where its batch started. When one does not start where the
- * previous one ended, a batch's changes were never published (its projector died
- * between commit and publish, or the bus dropped them): every stream re-reads from there.
- */
-const gapWatchers = new WeakMap<Bus, { streams: Set<(after: Position) => void>; ready: Promise<unknown> }>();
+interface FeedListener {
+  /** A re-read from `after` must come before anything this listener is told later. */
+  gap(after: Position): void;
+  /** The changed rows of one batch, in position order. */
+  rows(orders: OrderView[]): void;
+}
 
-function watchListGaps(bus: Bus, onGap: (after: Position) => void): { ready: Promise<unknown>; stop: () => void } {
-  let watcher = gapWatchers.get(bus);
-  if (!watcher) {
-    const streams = new Set<(after: Position) => void>();
-    let chainEnd: Position | null = null;
-    const ready = bus.subscribe(CHANNELS.positions, (message) => {
-      const m = message as PositionMessage;
-      if (m.projection !== 'order_list_view' || !m.after) return;
-      const after = decodePosition(m.after);
-      const position = decodePosition(m.position);
-      if (chainEnd && comparePositions(after, chainEnd) !== 0) {
-        const from = comparePositions(after, chainEnd) < 0 ? after : chainEnd;
-        for (const stream of streams) stream(from);
-      }
-      if (!chainEnd || comparePositions(position, chainEnd) > 0) chainEnd = position;
-    });
-    watcher = { streams, ready };
-    gapWatchers.set(bus, watcher);
+/** Batches whose changes arrived but whose position message did not, at most (then the gap re-read covers them). */
+const MAX_PENDING_BATCHES = 1_000;
+
+/**
+ * One per bus (process): order_list_view's batches in chain order. A batch's changes are
+ * held until its position message, which names where the batch started, arrives. When
+ * a batch does not start where the previous one ended, one was never published (its
+ * projector died between commit and publish, the bus dropped it) or is still on its way
+ * (a lease handover: the new owner's batch overtook the old owner's publish). Either
+ * way every listener re-reads from the chain's end before it hears of the later batch,
+ * so no client can hold a position past rows it was never sent.
+ */
+class ListFeed {
+  readonly listeners = new Set<FeedListener>();
+  readonly ready: Promise<unknown>;
+  private chainEnd: Position | null = null;
+  private readonly pending = new Map<string, ChangeMessage[]>();
+
+  constructor(bus: Bus) {
+    this.ready = Promise.all([
+      bus.subscribe(CHANNELS.readModelChanges, (message) => this.onChange(message as ChangeMessage)),
+      bus.subscribe(CHANNELS.positions, (message) => this.onPosition(message as PositionMessage)),
+    ]);
   }
-  const { streams, ready } = watcher;
-  streams.add(onGap);
-  return { ready, stop: () => streams.delete(onGap) };
+
+  private onChange(m: ChangeMessage): void {
+    if (m.projection !== 'order_list_view') return;
+    let batch = this.pending.get(m.position);
+    if (!batch) {
+      if (this.pending.size >= MAX_PENDING_BATCHES) this.pending.delete(this.pending.keys().next().value!);
+      batch = [];
+      this.pending.set(m.position, batch);
+    }
+    batch.push(m);
+  }
+
+  private onPosition(m: PositionMessage): void {
+    if (m.projection !== 'order_list_view' || !m.after) return;
+    const after = decodePosition(m.after);
+    const position = decodePosition(m.position);
+    const batch = this.pending.get(m.position) ?? [];
+    this.pending.delete(m.position);
+    if (this.chainEnd && comparePositions(after, this.chainEnd) !== 0) {
+      const from = comparePositions(after, this.chainEnd) < 0 ? after : this.chainEnd;
+      for (const listener of this.listeners) listener.gap(from);
+    }
+    if (batch.length) {
+      const orders = batch.map((c) => orderViewFromRow(c.row));
+      for (const listener of this.listeners) listener.rows(orders);
+    }
+    if (!this.chainEnd || comparePositions(position, this.chainEnd) > 0) this.chainEnd = position;
+    // Changes of batches at or below the chain's end whose position message was lost:
+    // the re-read that the next batch's gap starts covers them.
+    for (const key of this.pending.keys()) {
+      if (comparePositions(decodePosition(key), this.chainEnd) <= 0) this.pending.delete(key);
+    }
+  }
+}
+
+const feeds = new WeakMap<Bus, ListFeed>();
+
+function listFeed(bus: Bus): ListFeed {
+  let feed = feeds.get(bus);
+  if (!feed) {
+    feed = new ListFeed(bus);
+    feeds.set(bus, feed);
+  }
+  return feed;
 }
 
 export function orderListChanges(
@@ -126,7 +180,6 @@ export function orderListChanges(
   return new Repeater<OrderListChange>(async (push, stop) => {
     // Newest position sent per order: a live change at or below it is already known.
     const sent = new Map<string, Position>();
-    let buffered: ChangeMessage[] | null = from ? [] : null;
     // The newest position this stream has heard of, and where to re-read from after the
     // bus lost messages (Redis went away): every order changed since has a newer row.
     let highWater: Position | null = from;
@@ -141,21 +194,29 @@ export function orderListChanges(
       sent.set(order.orderId, position);
       if (kind) push({ kind, position: encodeRowPosition(order), order }).catch((error) => stop(error));
     };
-    const onMessage = (message: unknown) => {
-      const m = message as ChangeMessage;
-      if (m.projection !== 'order_list_view') return;
-      if (buffered) buffered.push(m);
-      else emit(orderViewFromRow(m.row));
+    // Re-reads run one after another, and live rows that arrive meanwhile wait behind
+    // them: what a client is sent stays in the order the feed decided. The per-order
+    // positions drop whatever arrives twice.
+    let queue: Promise<void> = Promise.resolve();
+    let rereads = 0;
+    const reread = (after: Position) => {
+      rereads += 1;
+      queue = queue
+        .then(() => replay(pool, after, filter))
+        .then((orders) => orders.forEach(emit))
+        .catch((error) => stop(error))
+        .finally(() => {
+          rereads -= 1;
+        });
+    };
+    const listener: FeedListener = {
+      gap: reread,
+      rows: (orders) => {
+        if (rereads) queue = queue.then(() => orders.forEach(emit));
+        else orders.forEach(emit);
+      },
     };
     const tracked = track(stop);
-    // Re-reads fill a gap while changes keep arriving live; the per-order positions drop
-    // whatever arrives twice.
-    const reread = (after: Position) => {
-      replay(pool, after, filter).then(
-        (orders) => orders.forEach(emit),
-        (error) => stop(error),
-      );
-    };
     const offConnection = bus.onConnectionChange?.((state) => {
       if (state === 'lost') {
         missedAfter ??= highWater;
@@ -165,33 +226,31 @@ export function orderListChanges(
       missedAfter = null;
       if (after) reread(after);
     });
-    const gaps = watchListGaps(bus, reread);
-    await gaps.ready;
-    // Listen first, then read: whatever commits in between arrives live and is deduplicated.
-    const unsubscribe = await bus.subscribe(CHANNELS.readModelChanges, onMessage);
-    try {
-      if (from) {
-        for (const order of await replay(pool, from, filter)) emit(order);
-        const pending = buffered ?? [];
-        buffered = null;
-        for (const m of pending) emit(orderViewFromRow(m.row));
-      }
-    } catch (error) {
-      stop(error);
-    }
+    const feed = listFeed(bus);
+    await feed.ready;
+    // Listen first, then read: whatever commits in between arrives live, after the replay.
+    feed.listeners.add(listener);
+    if (from) reread(from);
     await tracked;
     offConnection?.();
-    gaps.stop();
-    unsubscribe();
+    feed.listeners.delete(listener);
   }, new FixedBuffer(MAX_BACKLOG));
 }
 
 export function projectionPositions(bus: Bus, names: string[] | null): Repeater<PositionMessage> {
   return new Repeater<PositionMessage>(async (push, stop) => {
     const tracked = track(stop);
+    // Each projection's positions only move forward: a batch published late (its
+    // projector lost the lease meanwhile) is older than what was already sent.
+    const latest = new Map<string, Position>();
     const unsubscribe = await bus.subscribe(CHANNELS.positions, (message) => {
       const m = message as PositionMessage;
-      if (!names || names.includes(m.projection)) push(m).catch((error) => stop(error));
+      if (names && !names.includes(m.projection)) return;
+      const position = decodePosition(m.position);
+      const known = latest.get(m.projection);
+      if (m.state !== 'STALLED' && known && comparePositions(position, known) <= 0) return;
+      latest.set(m.projection, position);
+      push(m).catch((error) => stop(error));
     });
     await tracked;
     unsubscribe();

@@ -24,7 +24,7 @@ const ProjectionModeEnum = builder.enumType('ProjectionMode', {
   values: ['ASYNC', 'INLINE'] as const,
 });
 
-const ProjectionStateEnum = builder.enumType('ProjectionState', {
+export const ProjectionStateEnum = builder.enumType('ProjectionState', {
   description: 'LIVE: following the outbox. REBUILDING: building a new version. STALLED: stopped on a failing event.',
   values: ['LIVE', 'REBUILDING', 'STALLED'] as const,
 });

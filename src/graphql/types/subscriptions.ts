@@ -7,7 +7,7 @@ import { type OrderListChange, orderListChanges, projectionPositions } from '../
 import { isUuid } from '../../write/errors.ts';
 import { builder } from '../builder.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
-import { ProjectionNameEnum } from './projection.ts';
+import { ProjectionNameEnum, ProjectionStateEnum } from './projection.ts';
 import { OrderViewRef, readScope } from './reads.ts';
 
 builder.subscriptionType({
@@ -28,9 +28,22 @@ const OrderListChangeRef = builder.objectRef<OrderListChange>('OrderListChange')
 });
 
 const ProjectionPositionRef = builder.objectRef<PositionMessage>('ProjectionPosition').implement({
+  description: "A projection's committed checkpoint: every event up to `position` is in its read model.",
   fields: (t) => ({
     projection: t.exposeString('projection'),
-    position: t.exposeString('position'),
+    position: t.exposeString('position', {
+      description: 'Only ever a committed checkpoint; for one projection it never moves backwards.',
+    }),
+    state: t.field({
+      type: ProjectionStateEnum,
+      description: 'STALLED: the projection stopped on the event at `errorPosition` (not applied).',
+      resolve: (m) => m.state ?? 'LIVE',
+    }),
+    errorPosition: t.string({
+      nullable: true,
+      description: 'While STALLED: the position of the event it failed on.',
+      resolve: (m) => m.errorPosition ?? null,
+    }),
   }),
 });
 
