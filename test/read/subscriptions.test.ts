@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createOrder, updateOrderStatus } from '../../src/write/order/handle.ts';
+import { addOrderItem, createOrder, updateOrderStatus } from '../../src/write/order/handle.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { caughtUp, until } from '../support/projections.ts';
 import { listen, subscribeSse, subscribeWs } from '../support/server.ts';
@@ -109,5 +109,31 @@ describe('orderListChanged', () => {
     expect(resumed.items.slice(0, 50).map((c) => c.order.id)).toEqual(missed);
     expect(resumed.items.slice(50).map((c) => c.order.id)).toEqual([live.orderId]);
     resumed.stop();
+  });
+  it('shows every item of an order in orderChanged after two addOrderItem commands', async () => {
+    const order = await orderFor(2);
+    const sub = subscribeWs<{ id: string; lineCount: number; items: { lineNo: number }[] }>(
+      server.url,
+      t.adminToken,
+      'subscription($id: ID!) { orderChanged(id: $id) { id lineCount items { lineNo } } }',
+      { id: order.orderId },
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    await addOrderItem(adminContext(t.app), {
+      orderId: order.orderId,
+      productId: catalogue.productIds[1]!,
+      quantity: 1,
+    });
+    await until('the first addition', async () => sub.items.some((o) => o.lineCount === 2));
+    await addOrderItem(adminContext(t.app), {
+      orderId: order.orderId,
+      productId: catalogue.productIds[2]!,
+      quantity: 1,
+    });
+    const last = await until('the second addition', async () => sub.items.find((o) => o.lineCount === 3));
+    // Items are read when the change is delivered, never from a cache kept since an earlier one.
+    expect(last.items.map((i) => i.lineNo)).toEqual([1, 2, 3]);
+    for (const o of sub.items) expect(o.items).toHaveLength(o.lineCount);
+    sub.stop();
   });
 });

@@ -4,6 +4,7 @@ import { createGraphQLError } from 'graphql-yoga';
 import type { PositionMessage } from '../../bus/bus.ts';
 import { InvalidPositionToken } from '../../outbox/position.ts';
 import { type OrderListChange, orderListChanges, projectionPositions } from '../../read/live.ts';
+import { createLoaders } from '../../read/loaders.ts';
 import { isUuid } from '../../write/errors.ts';
 import { builder } from '../builder.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
@@ -80,7 +81,10 @@ builder.subscriptionFields((t) => ({
         return badAfter(error);
       }
     },
-    resolve: (change) => change,
+    resolve: (change, _args, ctx) => {
+      ctx.loaders = createLoaders(ctx.app.pool);
+      return change;
+    },
   }),
   orderChanged: t.field({
     description: 'The order, each time its view row changes.',
@@ -107,7 +111,12 @@ builder.subscriptionFields((t) => ({
         return badAfter(error);
       }
     },
-    resolve: (change) => (change as unknown as OrderListChange).order,
+    resolve: (change, _args, ctx) => {
+      // The subscription's context lives as long as it does: each delivered change reads
+      // with loaders of its own, never what an earlier change cached.
+      ctx.loaders = createLoaders(ctx.app.pool);
+      return (change as unknown as OrderListChange).order;
+    },
   }),
   projectionPositions: t.field({
     description: 'Each projection position as it advances (after its batch committed).',
