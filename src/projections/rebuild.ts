@@ -31,6 +31,9 @@ export interface RebuildState {
   totalEvents: number;
   startedAt: Date;
   processed: number;
+  /** The shadow stopped on a failure (see lastError); a new rebuildProjection starts over. */
+  stalled: boolean;
+  lastError: string | null;
 }
 
 export async function rebuildsInProgress(sql: Sql): Promise<RebuildState[]> {
@@ -42,9 +45,11 @@ export async function rebuildsInProgress(sql: Sql): Promise<RebuildState[]> {
     total_events: string;
     started_at: Date;
     processed: string | null;
+    state: string | null;
+    last_error: string | null;
   }>(
     `SELECT r.name, r.run_id::text AS run_id, r.version, r.reason, r.total_events::text AS total_events, r.started_at,
-            c.events_applied::text AS processed
+            c.events_applied::text AS processed, c.state, c.last_error
        FROM projection_rebuilds r LEFT JOIN projection_checkpoints c ON c.name = r.name || '#rebuild'
       ORDER BY r.name`,
   );
@@ -56,12 +61,14 @@ export async function rebuildsInProgress(sql: Sql): Promise<RebuildState[]> {
     totalEvents: Number(r.total_events),
     startedAt: r.started_at,
     processed: Number(r.processed ?? 0),
+    stalled: r.state === 'STALLED',
+    lastError: r.last_error,
   }));
 }
 
 /**
- * Starts a rebuild of `projection` into a fresh shadow, unless one is running.
- * Returns false when one already was.
+ * Starts a rebuild of `projection` into a fresh shadow, unless one is running (a STALLED
+ * one is replaced). Returns false when one already was.
  */
 export async function startRebuild(
   pool: pg.Pool,
@@ -74,6 +81,17 @@ export async function startRebuild(
     await client.query('BEGIN');
     // Serializes concurrent starts (several projectors at boot, a mutation).
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`rebuild:${projection.name}`]);
+    // A run whose shadow is STALLED is replaced: it cannot go on (a failure it keeps
+    // hitting, or its schema gone), and starting over is what the operator asks for.
+    const stalled = await client.query<{ run_id: string }>(
+      `DELETE FROM projection_rebuilds r USING projection_checkpoints c
+        WHERE r.name = $1 AND c.name = $2 AND c.state = 'STALLED'
+       RETURNING r.run_id::text AS run_id`,
+      [projection.name, shadowCheckpoint(projection.name)],
+    );
+    for (const { run_id } of stalled.rows) {
+      await client.query(`DROP SCHEMA IF EXISTS ${shadowSchema(projection.name, run_id)} CASCADE`);
+    }
     const inserted = await client.query<{ run_id: string }>(
       `INSERT INTO projection_rebuilds (name, version, reason, total_events)
        VALUES ($1, $2, $3, (SELECT count(*) FROM outbox))

@@ -31,6 +31,8 @@ export interface RebuildStatus {
   total: number;
   etaMs: number | null;
   startedAt: Date;
+  stalled: boolean;
+  lastError: string | null;
 }
 
 export async function projectionStatuses(pool: pg.Pool, config: Config): Promise<ProjectionStatus[]> {
@@ -65,6 +67,8 @@ export async function projectionStatuses(pool: pg.Pool, config: Config): Promise
                   ? Math.round((elapsed / r.processed) * Math.max(0, r.totalEvents - r.processed))
                   : null,
                 startedAt: r.startedAt,
+                stalled: r.stalled,
+                lastError: r.lastError,
               }
             : null,
           position: encodePosition(c.position),

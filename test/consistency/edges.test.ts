@@ -7,11 +7,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bus, CHANNELS, type PositionMessage } from '../../src/bus/bus.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { StoredEvent } from '../../src/outbox/append.ts';
 import { comparePositions, decodePosition } from '../../src/outbox/position.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import { ProjectionEngine } from '../../src/projections/engine.ts';
 import { orderListViewProjection } from '../../src/projections/orderListView.ts';
-import { pgSql } from '../../src/projections/sql.ts';
+import { startRebuild } from '../../src/projections/rebuild.ts';
+import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
+import { pgSql, type Sql } from '../../src/projections/sql.ts';
 import { ConsistencyTimeout } from '../../src/read/consistency.ts';
 import { type OrderListChange, orderListChanges } from '../../src/read/live.ts';
 import { createApp } from '../../src/runtime.ts';
@@ -117,6 +120,81 @@ describe('a STALLED projection', () => {
     // What it did apply, a wait answers.
     await t.app.watcher!.waitFor(['order_search'], earlier.position, 5_000);
     off();
+  });
+});
+
+describe('a STALLED rebuild shadow', () => {
+  let t: TestApp;
+  let catalogue: Catalogue;
+  beforeAll(async () => {
+    t = await createTestApp();
+    catalogue = await givenCatalogue(t.app, 2, 2);
+    // order_search fails on every batch of its rebuild shadow, never on the live tables.
+    const projections = ALL_PROJECTIONS.map((p) =>
+      p.name !== 'order_search'
+        ? p
+        : {
+            ...p,
+            apply: async (sql: Sql, events: StoredEvent[]) => {
+              const [path] = await sql.query<{ search_path: string }>('SHOW search_path');
+              if (path?.search_path.includes('rebuild_')) throw new Error('the shadow cannot index');
+              return p.apply(sql, events);
+            },
+          },
+    );
+    await t.startEngine({ projections, maxAttempts: 2, retryBaseMs: 10, pollMs: 100 });
+    for (let i = 0; i < 3; i++) await orderFor(t, catalogue, i % 2);
+    await caughtUp(t.pool);
+  });
+  afterAll(async () => t.close());
+
+  it('publishes nothing under the live projection name: its positions never move backwards', async () => {
+    const published: PositionMessage[] = [];
+    const off = await t.app.bus.subscribe(CHANNELS.positions, (m) => {
+      if ((m as PositionMessage).projection === 'order_search') published.push(m as PositionMessage);
+    });
+    await orderFor(t, catalogue, 0);
+    await caughtUp(t.pool);
+    const started = await t.request(
+      { query: REBUILD, variables: { name: 'order_search' } },
+      { authorization: `Bearer ${t.adminToken}` },
+    );
+    expect(started.json.errors).toBeUndefined();
+    await until('the shadow to stall', async () => {
+      const shadow = (await readCheckpoints(pgSql(t.pool))).find((c) => c.name === 'order_search#rebuild');
+      return shadow?.state === 'STALLED';
+    });
+    await orderFor(t, catalogue, 1);
+    await caughtUp(t.pool);
+    off();
+    // The operator sees why, and a new rebuildProjection starts a new run.
+    const status = await t.request(
+      { query: '{ projections { name rebuild { stalled lastError } } }' },
+      { authorization: `Bearer ${t.adminToken}` },
+    );
+    const search = (status.json.data as { projections: { name: string; rebuild: unknown }[] }).projections.find(
+      (p) => p.name === 'order_search',
+    );
+    expect(search?.rebuild).toEqual({ stalled: true, lastError: 'the shadow cannot index' });
+    const runBefore = (await t.pool.query('SELECT run_id FROM projection_rebuilds')).rows;
+    expect(
+      (
+        await t.request(
+          { query: REBUILD, variables: { name: 'order_search' } },
+          { authorization: `Bearer ${t.adminToken}` },
+        )
+      ).json.errors,
+    ).toBeUndefined();
+    const runAfter = (await t.pool.query('SELECT run_id FROM projection_rebuilds')).rows;
+    expect(runAfter).toHaveLength(1);
+    expect(runAfter).not.toEqual(runBefore);
+    expect(published.length).toBeGreaterThan(0);
+    const live = (await readCheckpoints(pgSql(t.pool))).find((c) => c.name === 'order_search')!;
+    for (let i = 0; i < published.length; i++) {
+      const at = decodePosition(published[i]!.position);
+      expect(comparePositions(at, live.position)).toBeLessThanOrEqual(0);
+      if (i > 0) expect(comparePositions(at, decodePosition(published[i - 1]!.position))).toBeGreaterThan(0);
+    }
   });
 });
 
@@ -351,6 +429,52 @@ describe('a rebuild started right after a swap', () => {
     );
     expect(rows).toEqual([]);
     await t.pool.query('DROP TABLE swap_blocker');
+  });
+});
+
+describe('a rebuild whose shadow schema is gone', () => {
+  let t: TestApp;
+  let catalogue: Catalogue;
+  beforeAll(async () => {
+    t = await createTestApp();
+    catalogue = await givenCatalogue(t.app, 2, 2);
+  });
+  afterAll(async () => t.close());
+
+  it('refuses to replay into the live tables: the shadow goes STALLED, and a new run finishes', async () => {
+    for (let i = 0; i < 4; i++) await orderFor(t, catalogue, i % 2);
+    await t.startEngine({ pollMs: 100 });
+    await caughtUp(t.pool);
+    await t.app.engine!.stop();
+    // No engine runs: the rebuild is registered, then its schema is dropped by hand.
+    const history = ALL_PROJECTIONS.find((p) => p.name === 'customer_order_history')!;
+    expect(await startRebuild(t.pool, history, history.version, 'test')).toBe(true);
+    const { rows } = await t.pool.query<{ nspname: string }>(
+      "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild\\_%'",
+    );
+    expect(rows).toHaveLength(1);
+    await t.pool.query(`DROP SCHEMA ${rows[0]!.nspname} CASCADE`);
+    const liveBefore = await t.pool.query('SELECT * FROM customer_order_history ORDER BY order_id');
+    await t.startEngine({ pollMs: 100 });
+    const shadow = await until('the shadow to stall', async () => {
+      const c = (await readCheckpoints(pgSql(t.pool))).find((cp) => cp.name === 'customer_order_history#rebuild');
+      return c?.state === 'STALLED' && c;
+    });
+    expect(shadow.lastError).toContain('missing');
+    expect(shadow.eventsApplied).toBe(0);
+    const liveAfter = await t.pool.query('SELECT * FROM customer_order_history ORDER BY order_id');
+    expect(liveAfter.rows).toEqual(liveBefore.rows);
+    // Starting it again replaces the stalled run, and that one swaps in.
+    const again = await t.request(
+      { query: REBUILD, variables: { name: 'customer_order_history' } },
+      { authorization: `Bearer ${t.adminToken}` },
+    );
+    expect(again.json.errors).toBeUndefined();
+    await until('the new run to swap in', async () => {
+      const { rowCount } = await t.pool.query('SELECT 1 FROM projection_rebuilds');
+      return rowCount === 0;
+    });
+    await expectReadModelsMatchWriteTables(t.pool);
   });
 });
 

@@ -3,7 +3,7 @@ import { OUTBOX_CHANNEL } from '../../outbox/append.ts';
 import type { HorizonHolder } from '../../outbox/sequencer.ts';
 import { resumeCheckpoint } from '../../projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../../projections/projection.ts';
-import { startRebuild } from '../../projections/rebuild.ts';
+import { shadowCheckpoint, startRebuild } from '../../projections/rebuild.ts';
 import { ALL_PROJECTIONS } from '../../projections/registry.ts';
 import { pgSql } from '../../projections/sql.ts';
 import {
@@ -39,6 +39,10 @@ const RebuildStatusRef = builder.objectRef<RebuildStatus>('RebuildStatus').imple
     total: t.exposeFloat('total', { description: 'Events in the outbox when the rebuild started.' }),
     etaMs: t.exposeInt('etaMs', { nullable: true }),
     startedAt: t.expose('startedAt', { type: 'DateTime' }),
+    stalled: t.exposeBoolean('stalled', {
+      description: 'The shadow stopped on a failure: resumeProjection retries it, rebuildProjection starts over.',
+    }),
+    lastError: t.exposeString('lastError', { nullable: true }),
   }),
 });
 
@@ -109,13 +113,17 @@ const ResumeProjectionInput = builder.inputType('ResumeProjectionInput', {
 
 builder.mutationField('resumeProjection', (t) =>
   t.field({
-    description: 'Admin. Puts a STALLED projection back to LIVE; it retries the event it stopped on.',
+    description:
+      'Admin. Puts a STALLED projection (or its STALLED rebuild shadow) back to LIVE; it retries the event it stopped on.',
     type: ProjectionStatusRef,
     errors: resultUnion('resumeProjection', [NotFoundError, Forbidden]),
     args: { input: t.arg({ type: ResumeProjectionInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const sql = pgSql(ctx.app.pool);
-      if (!(await resumeCheckpoint(sql, input.name))) {
+      // The live projection, or its rebuild's shadow.
+      const resumed =
+        (await resumeCheckpoint(sql, input.name)) || (await resumeCheckpoint(sql, shadowCheckpoint(input.name)));
+      if (!resumed) {
         throw new NotFoundError('StalledProjection', input.name);
       }
       // Wakes engines in every process, not only this one.
