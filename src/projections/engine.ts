@@ -398,7 +398,8 @@ class Runner {
 export class ProjectionEngine {
   stopping = false;
   private readonly runners: Runner[];
-  private readonly shadows = new Map<string, Runner>();
+  /** One shadow runner per rebuild run (a runner of a replaced run ends by itself). */
+  private readonly shadows = new Set<Runner>();
   private rebuildTimer: NodeJS.Timeout | undefined;
   private readonly full: Required<Omit<EngineOptions, 'projections' | 'leases' | 'metrics'>>;
   private listener: pg.Client | undefined;
@@ -481,7 +482,7 @@ export class ProjectionEngine {
 
   wakeAll(): void {
     for (const r of this.runners) r.wake();
-    for (const r of this.shadows.values()) r.wake();
+    for (const r of this.shadows) r.wake();
   }
 
   /** Runs a shadow runner for each rebuild in progress (the lease decides where it works). */
@@ -492,13 +493,10 @@ export class ProjectionEngine {
       const rebuilds = await rebuildsInProgress(pgSql(this.options.pool));
       for (const r of rebuilds) {
         const projection = this.projections.find((p) => p.name === r.name);
-        // A runner of an earlier run finds out by itself that it is done (isCurrentRun).
-        if (!projection || this.shadows.get(r.name)?.runId === r.runId) continue;
+        if (!projection || [...this.shadows].some((s) => s.runId === r.runId)) continue;
         const shadow = new Runner(this, projection, this.full, 'shadow', r);
-        this.shadows.set(r.name, shadow);
-        shadow.done = shadow.run().finally(() => {
-          if (this.shadows.get(r.name) === shadow) this.shadows.delete(r.name);
-        });
+        this.shadows.add(shadow);
+        shadow.done = shadow.run().finally(() => this.shadows.delete(shadow));
         this.options.log.info({ projection: r.name, reason: r.reason }, 'rebuilding in a shadow');
       }
     } catch (error) {
@@ -510,7 +508,7 @@ export class ProjectionEngine {
   /** A batch commit ends a transaction that may have held the horizon for the others. */
   wakeOthers(except: Runner): void {
     for (const r of this.runners) if (r !== except) r.wake();
-    for (const r of this.shadows.values()) if (r !== except) r.wake();
+    for (const r of this.shadows) if (r !== except) r.wake();
   }
 
   /** Finishes the batches in flight, then stops. */
@@ -519,7 +517,7 @@ export class ProjectionEngine {
     clearTimeout(this.listenRetry);
     clearTimeout(this.rebuildTimer);
     this.wakeAll();
-    await Promise.all([...this.runners, ...this.shadows.values()].map((r) => r.done));
+    await Promise.all([...this.runners, ...this.shadows].map((r) => r.done));
     // Batches are done: hand the projections over at once.
     await this.leases?.stop();
     await this.listener?.end().catch(() => {});
