@@ -1,5 +1,6 @@
-# One image for every process role; ROLE (api, projector or all) picks what runs.
-FROM node:20-slim
+# One image for every process role; ROLE (api, projector or all) picks what runs. Node.js 24
+# (LTS), the same release CI runs the suite on besides Node.js 20.
+FROM node:24.22.3-slim
 
 WORKDIR /app
 

@@ -3,6 +3,8 @@
 //   npm run cli -- projections verify <name>    exit 1 when the read model differs
 //   npm run cli -- projections rebuild <name>   start a rebuild, follow it until swapped in
 // Uses DATABASE_URL, else the embedded PostgreSQL of `npm start` (started if not running).
+// First: refuses an unsupported Node.js before the rest of the graph is evaluated.
+import '../src/checkNodeVersion.ts';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';

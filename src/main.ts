@@ -1,5 +1,7 @@
 // Composition root: config → database → services → HTTP server (and, by ROLE, the
 // projection engine).
+// First: refuses an unsupported Node.js before the rest of the graph is evaluated.
+import './checkNodeVersion.ts';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { TokenService } from './auth/jwt.ts';
