@@ -98,6 +98,8 @@ interface FeedListener {
   gap(after: Position): void;
   /** The changed rows of one batch, in position order. */
   rows(orders: OrderView[]): void;
+  /** gap or rows threw: the listener is removed and ends. */
+  fail(error: unknown): void;
 }
 
 /** Batches whose changes arrived but whose position message did not, at most (then the gap re-read covers them). */
@@ -125,6 +127,18 @@ class ListFeed {
     ]);
   }
 
+  /** Runs in the bus's message handler: a listener that throws ends only itself. */
+  private tell(call: (listener: FeedListener) => void): void {
+    for (const listener of this.listeners) {
+      try {
+        call(listener);
+      } catch (error) {
+        this.listeners.delete(listener);
+        listener.fail(error);
+      }
+    }
+  }
+
   private onChange(m: ChangeMessage): void {
     if (m.projection !== 'order_list_view') return;
     let batch = this.pending.get(m.position);
@@ -144,11 +158,11 @@ class ListFeed {
     this.pending.delete(m.position);
     if (this.chainEnd && comparePositions(after, this.chainEnd) !== 0) {
       const from = comparePositions(after, this.chainEnd) < 0 ? after : this.chainEnd;
-      for (const listener of this.listeners) listener.gap(from);
+      this.tell((listener) => listener.gap(from));
     }
     if (batch.length) {
       const orders = batch.map((c) => orderViewFromRow(c.row));
-      for (const listener of this.listeners) listener.rows(orders);
+      this.tell((listener) => listener.rows(orders));
     }
     if (!this.chainEnd || comparePositions(position, this.chainEnd) > 0) this.chainEnd = position;
     // Changes of batches at or below the chain's end whose position message was lost:
@@ -211,6 +225,7 @@ export function orderListChanges(
     };
     const listener: FeedListener = {
       gap: reread,
+      fail: (error) => stop(error),
       rows: (orders) => {
         if (rereads) queue = queue.then(() => orders.forEach(emit));
         else orders.forEach(emit);
