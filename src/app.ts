@@ -10,6 +10,7 @@ import type { Metrics } from './observability/metrics.ts';
 import type { OutboxNotifier } from './outbox/notifier.ts';
 import type { ProjectionEngine } from './projections/engine.ts';
 import type { PositionWatcher } from './read/consistency.ts';
+import type { CursorCodec } from './read/cursor.ts';
 import type { CommandHooks } from './write/command.ts';
 
 export interface App {
@@ -17,6 +18,8 @@ export interface App {
   pool: pg.Pool;
   prisma: PrismaClient;
   tokens: TokenService;
+  /** Makes and checks page cursors (HMAC, key derived from the token secret). */
+  cursors: CursorCodec;
   log: Logger;
   hooks: CommandHooks;
   /** Counts failed publishes (see observability/bus.ts). */

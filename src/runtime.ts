@@ -17,6 +17,7 @@ import { type EngineOptions, ProjectionEngine } from './projections/engine.ts';
 import { inlineProjectionsHook } from './projections/inline.ts';
 import type { Projection } from './projections/projection.ts';
 import { ALL_PROJECTIONS } from './projections/registry.ts';
+import { CursorCodec } from './read/cursor.ts';
 import type { CommandContext } from './write/command.ts';
 
 export function createApp(parts: {
@@ -35,6 +36,7 @@ export function createApp(parts: {
     pool: parts.pool,
     prisma: createPrisma(parts.pool),
     tokens: parts.tokens,
+    cursors: new CursorCodec(parts.tokens.deriveKey('page cursors')),
     log: parts.log,
     bus: instrumentBus(parts.bus, metrics),
     metrics,
