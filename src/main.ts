@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   if (!config.redisUrl && config.role === 'api') {
     log.warn('ROLE=api without REDIS_URL: no projector shares this process bus, so subscriptions stay silent');
   }
-  const app = createApp({ config, pool: db.pool, log, tokens: new TokenService(jwtSecret), bus });
+  const app = createApp({ config, pool: db.pool, log, tokens: new TokenService(jwtSecret, config.jwt), bus });
   const { prisma } = app;
   app.metrics.collectProcessMetrics();
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     : undefined;
   const server = createHttpServer(app, {
     yoga,
-    ready: () => readiness(db.pool, { maxLagMs: config.readyMaxLagMs }),
+    ready: () => readiness(db.pool, { maxLagMs: config.readyMaxLagMs, log }),
   });
   const ws = yoga ? attachWebSocket(app, server, yoga) : undefined;
   // Handlers first: a signal that arrives as soon as the port answers still stops cleanly.
