@@ -16,7 +16,9 @@
 // The read models (and each projection's projection_customers copy) forget the customer
 // when they apply CustomerErased, which is later in the outbox order than any event that
 // could still carry the name: a batch in flight with an old payload is overwritten.
+import type pg from 'pg';
 import type { TransactionClient } from '../../db/prisma.ts';
+import { isUuid } from '../errors.ts';
 import { PERSONAL_DATA } from '../events.ts';
 
 export const ERASED_MARK = '[erased]';
@@ -126,4 +128,13 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
   }
 
   return { values: values.length, events, actors, idempotencyRecords, projectionErrors };
+}
+
+/** The customers among `customerIds` that are erased (write model), e.g. to hold back their queued messages. */
+export async function erasedAmong(pool: pg.Pool, customerIds: string[]): Promise<Set<string>> {
+  const { rows } = await pool.query<{ id: string }>(
+    'SELECT id::text AS id FROM customers WHERE id = ANY($1::uuid[]) AND erased_at IS NOT NULL',
+    [customerIds.filter(isUuid)],
+  );
+  return new Set(rows.map((r) => r.id));
 }
