@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { TokenService } from './auth/jwt.ts';
 import type { Bus } from './bus/bus.ts';
 import type { Config } from './config.ts';
+import type { RateLimitStore } from './graphql/limits.ts';
 import type { PrismaClient } from './db/prisma.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { OutboxNotifier } from './outbox/notifier.ts';
@@ -30,6 +31,8 @@ export interface App {
   metrics: Metrics;
   /** Present where this process runs the projection engine (ROLE all or projector). */
   engine?: ProjectionEngine;
+  /** Where the mutation rate limit counts: Redis (shared by every process) when REDIS_URL is set, else memory. */
+  rateLimitStore?: RateLimitStore;
   /** Present where this process serves GraphQL: read-your-writes waits. */
   watcher?: PositionWatcher;
 }

@@ -9,6 +9,7 @@ import type { TokenService } from './auth/jwt.ts';
 import type { Subject } from './auth/subject.ts';
 import type { Bus } from './bus/bus.ts';
 import { type Config, projectionMode } from './config.ts';
+import type { RateLimitStore } from './graphql/limits.ts';
 import { createPrisma } from './db/prisma.ts';
 import { instrumentBus } from './observability/bus.ts';
 import { Metrics } from './observability/metrics.ts';
@@ -27,6 +28,7 @@ export function createApp(parts: {
   tokens: TokenService;
   bus: Bus;
   projections?: Projection[];
+  rateLimitStore?: RateLimitStore;
 }): App {
   const projections = parts.projections ?? ALL_PROJECTIONS;
   const inline = projections.filter((p) => projectionMode(parts.config, p.name) === 'INLINE');
@@ -42,6 +44,7 @@ export function createApp(parts: {
     metrics,
     notifier: new OutboxNotifier(parts.pool),
     hooks: { afterAppend: inline.length ? [inlineProjectionsHook(inline)] : [] },
+    ...(parts.rateLimitStore ? { rateLimitStore: parts.rateLimitStore } : {}),
   };
 }
 

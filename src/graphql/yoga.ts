@@ -126,7 +126,7 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
       useGraphiQLGuard(graphiql),
       useObservability(),
       useRequireSubject(),
-      ...useLimits(app.config.limits),
+      ...useLimits(app.config.limits, app.rateLimitStore),
       useReadModelFreshness(),
       // Last: subscribers share an execution only after every check above passed for them.
       useSharedSubscriptions(),
