@@ -48,11 +48,12 @@ describe('GraphiQL with the development admin token', () => {
 
   it('is served to the address bar and to its own origin, under a strict policy and without CORS', async () => {
     const own = new URL(server.url).origin;
-    for (const headers of [
+    const variants: Record<string, string>[] = [
       { 'sec-fetch-site': 'none', accept: 'text/html' },
       { 'sec-fetch-site': 'same-origin', origin: own, accept: 'text/html' },
       { accept: 'text/html' },
-    ]) {
+    ];
+    for (const headers of variants) {
       const response = await fetch(server.url, { headers });
       expect(response.status).toBe(200);
       expect(await response.text()).toContain(t.adminToken);
