@@ -14,9 +14,9 @@ import { PositionWatcher } from './read/consistency.ts';
 import { completeAllStreams } from './read/live.ts';
 import { commandContextFor, createApp, createEngine } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
-import { erasedAmong } from './write/customer/erasure.ts';
 import { createHttpServer, readiness } from './server/http.ts';
 import { attachWebSocket } from './server/ws.ts';
+import { erasedAmong } from './write/customer/erasure.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();

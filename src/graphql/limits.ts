@@ -167,7 +167,11 @@ function useMutationRateLimit(limits: Limits, store: RateLimitStore | undefined)
       if (!subject || operation?.operation !== 'mutation') return;
       const points = Math.max(
         1,
-        mutationFieldCount(operation, args.document.definitions, (args.variableValues ?? {}) as Record<string, unknown>),
+        mutationFieldCount(
+          operation,
+          args.document.definitions,
+          (args.variableValues ?? {}) as Record<string, unknown>,
+        ),
       );
       try {
         await limiter.consume(subject.sub, points);
