@@ -40,6 +40,16 @@ function tooLarge(message: string, code: string) {
 
 const NUL_IN_JSON = /\\u0000/;
 const NUL_IN_DOCUMENT = /\\u0000|\\u\{0+\}/;
+/** A UTF-16 surrogate without its partner: no Unicode text, and jsonb refuses its escape. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Whether any string (or key) in a JSON value holds a lone surrogate. */
+function hasLoneSurrogate(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value);
+  if (value === null || typeof value !== 'object' || depth > 100) return false;
+  if (Array.isArray(value)) return value.some((v) => hasLoneSurrogate(v, depth + 1));
+  return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v, depth + 1));
+}
 
 /** Document and variables size, checked before the document is parsed. */
 function useSizeLimits(limits: Limits): Plugin {
@@ -61,6 +71,16 @@ function useSizeLimits(limits: Limits): Plugin {
         (typeof params.query === 'string' && (params.query.includes('\0') || NUL_IN_DOCUMENT.test(params.query)))
       ) {
         throw createGraphQLError('strings may not contain NUL (U+0000) characters', {
+          extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+        });
+      }
+      // Found by the fuzzer: a lone surrogate in a variable reached the outbox insert,
+      // where PostgreSQL's jsonb refused it (an internal error).
+      if (
+        hasLoneSurrogate(params.variables) ||
+        (typeof params.query === 'string' && LONE_SURROGATE.test(params.query))
+      ) {
+        throw createGraphQLError('strings must be Unicode text: no unpaired surrogate (U+D800 to U+DFFF)', {
           extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
         });
       }

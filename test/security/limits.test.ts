@@ -233,4 +233,24 @@ describe('limits', () => {
       redis.disconnect();
     }
   });
+
+  it('refuses strings with an unpaired surrogate with BAD_USER_INPUT, writing nothing (found by the fuzzer)', async () => {
+    const mutation = 'mutation($i: CreateCustomerInput!) { createCustomer(input: $i) { __typename } }';
+    // As raw JSON text: JSON.stringify would escape what the client may send as is.
+    for (const name of ['\\ud800', 'a\\udc00b', '\\udbff']) {
+      const body = `{"query":"${mutation}","variables":{"i":{"name":"${name}","email":"surrogate@example.com"}}}`;
+      const before = await writeCounts(t.pool);
+      const res = await t.request(body, admin());
+      expect(res.status, JSON.stringify(res.json)).toBe(400);
+      expect(res.json.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      expect(await writeCounts(t.pool)).toEqual(before);
+    }
+    // A surrogate pair is a character like any other (another subject: this file's admin has a small budget).
+    const token = await t.app.tokens.sign({ sub: `surrogates-${randomBytes(4).toString('hex')}`, role: 'admin' });
+    const ok = await t.request(
+      `{"query":"${mutation}","variables":{"i":{"name":"Emoji \\ud83d\\ude00","email":"emoji@example.com"}}}`,
+      { authorization: `Bearer ${token}` },
+    );
+    expect(ok.json.errors, JSON.stringify(ok.json)).toBeUndefined();
+  });
 });
