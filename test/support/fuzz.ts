@@ -323,7 +323,10 @@ export class RequestGenerator {
   }
 
   /** One operation document: root fields with arguments, sometimes through variables and fragments. */
-  operation(mode: Mode): fc.Arbitrary<{ query: string; variables: Record<string, unknown>; mutation: boolean }> {
+  operation(
+    mode: Mode,
+    styles: ('inline' | 'variables' | 'fragment')[] = ['inline', 'variables', 'fragment'],
+  ): fc.Arbitrary<{ query: string; variables: Record<string, unknown>; mutation: boolean }> {
     return fc.constantFrom<'query' | 'mutation'>('query', 'query', 'mutation').chain((root) => {
       const fields = this.rootFields(root);
       return fc
@@ -337,9 +340,7 @@ export class RequestGenerator {
             ),
           ),
         )
-        .chain((parts) =>
-          fc.record({ parts: fc.constant(parts), style: fc.constantFrom('inline', 'variables', 'fragment') }),
-        )
+        .chain((parts) => fc.record({ parts: fc.constant(parts), style: fc.constantFrom(...styles) }))
         .map(({ parts, style }) => {
           const variables: Record<string, unknown> = {};
           const declarations: string[] = [];
@@ -367,6 +368,38 @@ export class RequestGenerator {
           return { query, variables, mutation: root === 'mutation' };
         });
     });
+  }
+
+  /**
+   * A valid operation whose variables carry one hostile string in place of a valid one:
+   * the shape passes validation, so the value reaches resolvers, commands and SQL.
+   */
+  private injected(): fc.Arbitrary<{ query: string; variables: unknown; mutation: boolean }> {
+    return fc
+      .tuple(
+        this.operation('valid', ['variables']),
+        fc.nat(),
+        fc.constantFrom(...HOSTILE_STRINGS.filter((s) => s.length < 300)),
+      )
+      .map(([op, pick, hostile]) => {
+        const paths: (string | number)[][] = [];
+        const walk = (value: unknown, path: (string | number)[]) => {
+          if (typeof value === 'string') paths.push(path);
+          else if (Array.isArray(value)) {
+            for (const [i, v] of value.entries()) walk(v, [...path, i]);
+          } else if (value && typeof value === 'object')
+            for (const [k, v] of Object.entries(value)) walk(v, [...path, k]);
+        };
+        walk(op.variables, []);
+        const variables = structuredClone(op.variables) as Record<string, unknown>;
+        const path = paths[pick % Math.max(1, paths.length)];
+        if (path?.length) {
+          let parent = variables as Record<string | number, unknown>;
+          for (const key of path.slice(0, -1)) parent = parent[key] as Record<string | number, unknown>;
+          parent[path.at(-1)!] = hostile;
+        }
+        return { ...op, variables };
+      });
   }
 
   /** Document-level attacks that need no schema knowledge beyond a field name or two. */
@@ -460,7 +493,10 @@ export class RequestGenerator {
 
   /** A whole request of the given kind. */
   request(mode: Mode): fc.Arbitrary<FuzzRequest> {
-    const op = mode === 'hostile' ? fc.oneof(this.operation(mode), this.hostileDocument()) : this.operation(mode);
+    const op =
+      mode === 'hostile'
+        ? fc.oneof(this.operation(mode), this.hostileDocument(), this.injected())
+        : this.operation(mode);
     const single = fc.tuple(op, this.headers(mode)).map(
       ([o, headers]): FuzzRequest => ({
         mode,
