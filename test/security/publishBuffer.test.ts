@@ -126,7 +126,7 @@ describe('the publish buffer while Redis is away', () => {
     expect(bus.publishBuffer()).toMatchObject({ messages: 0, dropped: 0 });
   });
 
-  it('never sends a buffered row of a customer erased while Redis was away', async () => {
+  it('never sends a buffered row of a customer erased while Redis was away (finding 3)', async () => {
     const erased = await givenCustomer(t, { name: 'Hypatia Buffered', email: 'hypatia@buffered.example' });
     const kept = await givenCustomer(t);
     bus = createRedisBus(`redis://127.0.0.1:${relay.port}`, quiet, NAMESPACE, {
@@ -143,15 +143,19 @@ describe('the publish buffer while Redis is away', () => {
 
     const received = await listen();
     await relay.open();
-    await until('the buffer to be sent', async () => (bus!.publishBuffer().messages === 0 ? true : undefined));
-    await bus.publish(CHANNELS.positions, { projection: 'order_list_view', position: 'p4' });
-    await until('p4 to arrive', async () =>
-      received.some((m) => (m as { position: string }).position === 'p4') ? true : undefined,
-    );
+    // Live messages again: one sent while the buffer is still going out is dropped with
+    // its tail (the gap-free rule), so publish until one arrives after it.
+    await until('a live message after the buffer', async () => {
+      await bus!.publish(CHANNELS.positions, { projection: 'order_list_view', position: 'p4' });
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return received.some((m) => (m as { position: string }).position === 'p4') ? true : undefined;
+    });
     expect(JSON.stringify(received)).not.toContain('Hypatia');
     expect(JSON.stringify(received)).not.toContain(erased.id);
     // The prefix before the erased customer's row went out; from that row on the buffer was dropped.
-    expect(received.map((m) => (m as { position: string }).position)).toEqual(['p1', 'p1', 'p4']);
+    const positions = received.map((m) => (m as { position: string }).position);
+    expect(positions.slice(0, 2)).toEqual(['p1', 'p1']);
+    expect(new Set(positions.slice(2))).toEqual(new Set(['p4']));
   });
 
   it('reads PUBLISH_BUFFER_MESSAGES and PUBLISH_BUFFER_BYTES', () => {
