@@ -69,7 +69,7 @@ export function benchApp(databaseUrl: string, env: Record<string, string> = {}, 
     config,
     pool,
     log: pino({ level: 'warn' }),
-    tokens: new TokenService(config.jwtSecret!),
+    tokens: new TokenService(config.jwtSecret!, config.jwt),
     bus: createMemoryBus(),
   });
 }

@@ -6,10 +6,12 @@ import type { TokenService } from './auth/jwt.ts';
 import type { Bus } from './bus/bus.ts';
 import type { Config } from './config.ts';
 import type { PrismaClient } from './db/prisma.ts';
+import type { RateLimitStore } from './graphql/limits.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { OutboxNotifier } from './outbox/notifier.ts';
 import type { ProjectionEngine } from './projections/engine.ts';
 import type { PositionWatcher } from './read/consistency.ts';
+import type { CursorCodec } from './read/cursor.ts';
 import type { CommandHooks } from './write/command.ts';
 
 export interface App {
@@ -17,6 +19,8 @@ export interface App {
   pool: pg.Pool;
   prisma: PrismaClient;
   tokens: TokenService;
+  /** Makes and checks page cursors (HMAC, key derived from the token secret). */
+  cursors: CursorCodec;
   log: Logger;
   hooks: CommandHooks;
   /** Counts failed publishes (see observability/bus.ts). */
@@ -27,6 +31,8 @@ export interface App {
   metrics: Metrics;
   /** Present where this process runs the projection engine (ROLE all or projector). */
   engine?: ProjectionEngine;
+  /** Where the mutation rate limit counts: Redis (shared by every process) when REDIS_URL is set, else memory. */
+  rateLimitStore?: RateLimitStore;
   /** Present where this process serves GraphQL: read-your-writes waits. */
   watcher?: PositionWatcher;
 }

@@ -34,6 +34,25 @@ export interface Config {
   readyMaxLagMs: number;
   /** Abuse limits on GraphQL operations (graphql/limits.ts). */
   limits: Limits;
+  /** Origins (scheme://host[:port]) whose web pages may call the API; empty: no cross-origin access. */
+  corsOrigins: string[];
+  /** When set, /metrics answers only with `Authorization: Bearer <metricsToken>`. */
+  metricsToken: string | undefined;
+  /** Token rules beyond the signature (auth/jwt.ts). */
+  jwt: JwtRules;
+  /** What a process keeps for Redis while it is away (bus/redis.ts). */
+  publishBuffer: { maxMessages: number; maxBytes: number };
+}
+
+export interface JwtRules {
+  /** Longest lifetime a token may claim: exp - iat (exp - now without iat), in seconds. */
+  maxAgeSeconds: number;
+  /** How far in the future `iat` may be (the issuer's clock ahead of ours), in seconds. */
+  clockSkewSeconds: number;
+  /** Required `iss` claim, when set. */
+  issuer: string | undefined;
+  /** Required `aud` claim (one of them), when set. */
+  audience: string | undefined;
 }
 
 export interface Limits {
@@ -96,6 +115,47 @@ function notifyMode(raw: string | undefined): Config['outboxNotify'] {
   return value;
 }
 
+const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
+
+/** "86400", "90s", "30m", "24h", "7d" → seconds. */
+function secondsFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const match = DURATION.exec(raw.trim());
+  const value = match ? Number(match[1]) * UNIT_SECONDS[(match[2] ?? 's') as keyof typeof UNIT_SECONDS] : Number.NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ConfigError(
+      `${name} must be a duration from ${min} s to ${max} s (e.g. 3600, 30m, 24h, 7d), got "${raw}"`,
+    );
+  }
+  return value;
+}
+
+/** CORS_ORIGINS="https://shop.example,https://admin.example": exact origins, no wildcards. */
+function parseOrigins(raw: string | undefined): string[] {
+  if (!raw?.trim()) return [];
+  return raw.split(',').map((part) => {
+    const text = part.trim();
+    let url: URL | undefined;
+    try {
+      url = new URL(text);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.origin !== text.replace(/\/$/, '')) {
+      throw new ConfigError(
+        `CORS_ORIGINS entries are origins like https://shop.example (no path, no "*"), got "${text}"`,
+      );
+    }
+    return url.origin;
+  });
+}
+
+function optional(raw: string | undefined): string | undefined {
+  return raw?.trim() ? raw.trim() : undefined;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const role = (env.ROLE ?? 'all') as Role;
   if (!['api', 'projector', 'all'].includes(role)) {
@@ -110,12 +170,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('JWT_SECRET must be at least 32 characters');
   }
   const maxRequestBytes = intFrom(env, 'MAX_REQUEST_BYTES', 100_000, 1_000, 10_000_000);
+  const metricsToken = optional(env.METRICS_TOKEN);
+  if (metricsToken !== undefined && metricsToken.length < 16) {
+    throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
+  }
   return {
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL || undefined,
     role,
     port: intFrom(env, 'PORT', 4000, 0, 65535),
-    host: env.HOST ?? '0.0.0.0',
+    // Outside production only this machine can reach the service (the development
+    // GraphiQL page carries an admin token); HOST opens it up deliberately.
+    host: optional(env.HOST) ?? (nodeEnv === 'production' ? '0.0.0.0' : '127.0.0.1'),
     jwtSecret,
     nodeEnv,
     logLevel: env.LOG_LEVEL ?? 'info',
@@ -141,6 +207,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       mutationRate: intFrom(env, 'MUTATION_RATE_LIMIT', 600, 1, 1_000_000),
       mutationRateWindowMs: intFrom(env, 'MUTATION_RATE_WINDOW_MS', 10_000, 1000, 3_600_000),
       fieldSuggestions: nodeEnv === 'development',
+    },
+    corsOrigins: parseOrigins(env.CORS_ORIGINS),
+    metricsToken,
+    jwt: {
+      maxAgeSeconds: secondsFrom(env, 'JWT_MAX_AGE', 86_400, 60, 365 * 86_400),
+      clockSkewSeconds: secondsFrom(env, 'JWT_CLOCK_SKEW', 30, 0, 600),
+      issuer: optional(env.JWT_ISSUER),
+      audience: optional(env.JWT_AUDIENCE),
+    },
+    publishBuffer: {
+      maxMessages: intFrom(env, 'PUBLISH_BUFFER_MESSAGES', 10_000, 0, 10_000_000),
+      maxBytes: intFrom(env, 'PUBLISH_BUFFER_BYTES', 16 * 1024 * 1024, 0, 4 * 1024 * 1024 * 1024),
     },
   };
 }

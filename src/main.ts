@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { TokenService } from './auth/jwt.ts';
 import { createMemoryBus } from './bus/memory.ts';
-import { createRedisBus } from './bus/redis.ts';
+import { createRedisBus, createRedisClient } from './bus/redis.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
@@ -18,6 +18,7 @@ import { commandContextFor, createApp, createEngine } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
 import { createHttpServer, readiness } from './server/http.ts';
 import { attachWebSocket } from './server/ws.ts';
+import { erasedAmong } from './write/customer/erasure.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -31,13 +32,27 @@ async function main(): Promise<void> {
   }
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
   const db = await openDatabase(config, log);
+  const namespace = `parallax:${decodeURIComponent(new URL(db.url).pathname.slice(1))}`;
   const bus = config.redisUrl
-    ? createRedisBus(config.redisUrl, log, `parallax:${decodeURIComponent(new URL(db.url).pathname.slice(1))}`)
+    ? createRedisBus(config.redisUrl, log, namespace, {
+        buffer: config.publishBuffer,
+        erasedAmong: (ids) => erasedAmong(db.pool, ids),
+      })
     : createMemoryBus();
+  // Mutation rate limits count in Redis when there is one: every API process shares one budget per subject.
+  const rateLimitRedis =
+    config.redisUrl && config.role !== 'projector' ? createRedisClient(config.redisUrl, log, 'rate-limit') : undefined;
   if (!config.redisUrl && config.role === 'api') {
     log.warn('ROLE=api without REDIS_URL: no projector shares this process bus, so subscriptions stay silent');
   }
-  const app = createApp({ config, pool: db.pool, log, tokens: new TokenService(jwtSecret), bus });
+  const app = createApp({
+    config,
+    pool: db.pool,
+    log,
+    tokens: new TokenService(jwtSecret, config.jwt),
+    bus,
+    ...(rateLimitRedis ? { rateLimitStore: { redis: rateLimitRedis, keyPrefix: namespace } } : {}),
+  });
   const { prisma } = app;
   app.metrics.collectProcessMetrics();
 
@@ -63,7 +78,7 @@ async function main(): Promise<void> {
     : undefined;
   const server = createHttpServer(app, {
     yoga,
-    ready: () => readiness(db.pool, { maxLagMs: config.readyMaxLagMs }),
+    ready: () => readiness(db.pool, { maxLagMs: config.readyMaxLagMs, log }),
   });
   const ws = yoga ? attachWebSocket(app, server, yoga) : undefined;
   // Handlers first: a signal that arrives as soon as the port answers still stops cleanly.
@@ -82,6 +97,7 @@ async function main(): Promise<void> {
     await app.engine?.stop();
     app.watcher?.stop();
     await bus.close();
+    rateLimitRedis?.disconnect();
     await prisma.$disconnect();
     await db.close();
     await stopTracing();

@@ -10,6 +10,7 @@ import type { Subject } from './auth/subject.ts';
 import type { Bus } from './bus/bus.ts';
 import { type Config, projectionMode } from './config.ts';
 import { createPrisma } from './db/prisma.ts';
+import type { RateLimitStore } from './graphql/limits.ts';
 import { instrumentBus } from './observability/bus.ts';
 import { Metrics } from './observability/metrics.ts';
 import { OutboxNotifier } from './outbox/notifier.ts';
@@ -17,6 +18,7 @@ import { type EngineOptions, ProjectionEngine } from './projections/engine.ts';
 import { inlineProjectionsHook } from './projections/inline.ts';
 import type { Projection } from './projections/projection.ts';
 import { ALL_PROJECTIONS } from './projections/registry.ts';
+import { CursorCodec } from './read/cursor.ts';
 import type { CommandContext } from './write/command.ts';
 
 export function createApp(parts: {
@@ -26,6 +28,7 @@ export function createApp(parts: {
   tokens: TokenService;
   bus: Bus;
   projections?: Projection[];
+  rateLimitStore?: RateLimitStore;
 }): App {
   const projections = parts.projections ?? ALL_PROJECTIONS;
   const inline = projections.filter((p) => projectionMode(parts.config, p.name) === 'INLINE');
@@ -35,11 +38,13 @@ export function createApp(parts: {
     pool: parts.pool,
     prisma: createPrisma(parts.pool),
     tokens: parts.tokens,
+    cursors: new CursorCodec(parts.tokens.deriveKey('page cursors')),
     log: parts.log,
     bus: instrumentBus(parts.bus, metrics),
     metrics,
     notifier: new OutboxNotifier(parts.pool),
     hooks: { afterAppend: inline.length ? [inlineProjectionsHook(inline)] : [] },
+    ...(parts.rateLimitStore ? { rateLimitStore: parts.rateLimitStore } : {}),
   };
 }
 

@@ -10,6 +10,7 @@ import type { Transport } from '../observability/metrics.ts';
 import { contextFromCarrier } from '../observability/tracing.ts';
 import { createLoaders } from '../read/loaders.ts';
 import { subjectFromHeader, useRequireSubject } from './auth.ts';
+import { corsFor, graphiqlPage, isGraphiQLRequest, isSameOrigin, useGraphiQLGuard } from './browser.ts';
 import { useReadModelFreshness } from './consistency.ts';
 import type { GraphQLContext } from './context.ts';
 import { useLimits } from './limits.ts';
@@ -52,6 +53,12 @@ function transportOf(initial: object, request: Request): Transport {
 }
 
 export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaServerInstance<object, GraphQLContext> {
+  const graphiql = graphiqlPage(renderGraphiQL);
+  const graphiqlOptions = {
+    title: 'Parallax',
+    defaultQuery: DEFAULT_QUERY,
+    headers: options.graphiqlToken ? JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) : undefined,
+  };
   return createYoga<object, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -63,12 +70,12 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
       error: (...args) => app.log.error({ args }, 'yoga'),
     },
     // GraphiQL with its assets inlined: no CDN, so it works offline and behind firewalls.
-    renderGraphiQL,
-    graphiql: {
-      title: 'Parallax',
-      defaultQuery: DEFAULT_QUERY,
-      headers: options.graphiqlToken ? JSON.stringify({ Authorization: `Bearer ${options.graphiqlToken}` }) : undefined,
-    },
+    // It may carry a token (development), so only pages of this origin get it, with no
+    // CORS and a strict content security policy (graphql/browser.ts).
+    renderGraphiQL: graphiql.render,
+    graphiql: (request) => (isSameOrigin(request) ? graphiqlOptions : false),
+    // Cross-origin access only for the origins in CORS_ORIGINS; never for GraphiQL.
+    cors: (request) => (isGraphiQLRequest(request) ? false : corsFor(app.config.corsOrigins, request)),
     context: async (initial): Promise<GraphQLContext> => {
       const { request } = initial;
       return {
@@ -116,9 +123,10 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
     // a counting TransformStream per request for nothing.
     maxRequestBodySize: false,
     plugins: [
+      useGraphiQLGuard(graphiql),
       useObservability(),
       useRequireSubject(),
-      ...useLimits(app.config.limits),
+      ...useLimits(app.config.limits, app.rateLimitStore),
       useReadModelFreshness(),
       // Last: subscribers share an execution only after every check above passed for them.
       useSharedSubscriptions(),

@@ -2,20 +2,17 @@
 // mutations, subscriptions), whatever the transport. The log line carries the request
 // id, operation name and type, the subject's id and role, the duration and the error
 // count; never variables, never a name or an email.
-import { createHash } from 'node:crypto';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { typeBrandKey } from '@pothos/core';
 import { type DocumentNode, GraphQLError, type GraphQLSchema, getOperationAST, isObjectType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Subject } from '../auth/subject.ts';
+import { actorId, type Subject } from '../auth/subject.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { tracer } from './tracing.ts';
 
-/** The subject's id for logs: opaque ids as they are, anything that looks like an email hashed. */
+/** The subject's id for logs (the same one the outbox records as the actor). */
 export function subjectId(subject: Subject | null): string | null {
-  if (!subject) return null;
-  if (!subject.sub.includes('@')) return subject.sub;
-  return `sha256:${createHash('sha256').update(subject.sub).digest('hex').slice(0, 16)}`;
+  return subject ? actorId(subject) : null;
 }
 
 function operationOf(document: DocumentNode, operationName: string | null | undefined) {

@@ -19,7 +19,10 @@ export interface StoredEvent<E extends DomainEvent = DomainEvent> extends Pendin
 }
 
 export interface AppendMeta {
+  /** The subject id that ran the command (auth/subject.ts actorId: never an email). */
   actor: string | null;
+  /** Its role (customer, support, admin), for the audit trail. */
+  actorRole?: string | null;
   /** Parent of the append span; the active context (the command's span) by default. */
   trace?: TraceContext;
   /**
@@ -36,7 +39,7 @@ export async function appendToOutbox(tx: Sql, events: PendingEvent[], meta: Appe
   // later continues the trace from here.
   const traceContext = carrierOf(trace.setSpan(parent, span));
   try {
-    const stored = await insert(tx, events, meta.actor, traceContext, meta.idempotency);
+    const stored = await insert(tx, events, meta.actor, meta.actorRole ?? null, traceContext, meta.idempotency);
     span.setAttribute('parallax.position.seq', String(stored.at(-1)?.position.seq ?? ''));
     span.end();
     return stored;
@@ -54,8 +57,8 @@ const POSITION_TOKEN_SQL = `rtrim(translate(encode(convert_to('p1:' || last.tx_i
 // One statement for all of the command's events; unnest keeps their order, so seq
 // follows the order decide() produced them in.
 const INSERT_EVENTS = `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version,
-                                 schema_version, payload, actor, trace_context)
-     SELECT e.id, e.type, e.agg_type, e.agg_id, e.agg_version, e.schema_version, e.payload::jsonb, $8, $9::jsonb
+                                 schema_version, payload, actor, trace_context, actor_role)
+     SELECT e.id, e.type, e.agg_type, e.agg_id, e.agg_version, e.schema_version, e.payload::jsonb, $8, $9::jsonb, $10
        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int[], $6::int[], $7::text[])
             AS e(id, type, agg_type, agg_id, agg_version, schema_version, payload)`;
 
@@ -65,7 +68,7 @@ const APPEND = `${INSERT_EVENTS} RETURNING seq::text AS seq, tx_id::text AS tx_i
 const APPEND_WITH_IDEMPOTENCY = `WITH appended AS (${INSERT_EVENTS} RETURNING seq, tx_id, occurred_at),
      recorded AS (
        INSERT INTO idempotency_records (command, key, request_hash, result)
-       SELECT $10, $11, $12, $13::jsonb || jsonb_build_object('position', ${POSITION_TOKEN_SQL})
+       SELECT $11, $12, $13, $14::jsonb || jsonb_build_object('position', ${POSITION_TOKEN_SQL})
          FROM (SELECT tx_id, seq FROM appended ORDER BY seq DESC LIMIT 1) AS last)
      SELECT seq::text AS seq, tx_id::text AS tx_id, occurred_at FROM appended`;
 
@@ -73,6 +76,7 @@ async function insert(
   tx: Sql,
   events: PendingEvent[],
   actor: string | null,
+  actorRole: string | null,
   traceContext: Record<string, string> | null,
   idempotency: AppendMeta['idempotency'],
 ): Promise<StoredEvent[]> {
@@ -87,6 +91,7 @@ async function insert(
     events.map((e) => JSON.stringify(e.event.data)),
     actor,
     traceContext ? JSON.stringify(traceContext) : null,
+    actorRole,
   ];
   if (idempotency) {
     params.push(idempotency.command, idempotency.key, idempotency.requestHash, JSON.stringify(idempotency.result));

@@ -1,5 +1,5 @@
 // The audit trail of one aggregate: its events from the outbox, oldest first, with
-// who caused each (the token's `sub`), when and what.
+// who caused each (the token's subject id and role), when and what.
 import type pg from 'pg';
 import { encodePosition } from './position.ts';
 
@@ -9,6 +9,7 @@ export interface AuditEvent {
   aggregateVersion: number;
   occurredAt: Date;
   actor: string | null;
+  actorRole: string | null;
   payload: Record<string, unknown>;
 }
 
@@ -25,9 +26,11 @@ export async function aggregateHistory(
     aggregate_version: number;
     occurred_at: Date;
     actor: string | null;
+    actor_role: string | null;
     payload: Record<string, unknown>;
   }>(
-    `SELECT tx_id::text AS tx_id, seq::text AS seq, event_type, aggregate_version, occurred_at, actor, payload
+    `SELECT tx_id::text AS tx_id, seq::text AS seq, event_type, aggregate_version, occurred_at, actor, actor_role,
+            payload
        FROM outbox
       WHERE aggregate_type = $1 AND aggregate_id = $2::uuid
       ORDER BY aggregate_version, seq
@@ -40,6 +43,7 @@ export async function aggregateHistory(
     aggregateVersion: r.aggregate_version,
     occurredAt: r.occurred_at,
     actor: r.actor,
+    actorRole: r.actor_role,
     payload: r.payload,
   }));
 }

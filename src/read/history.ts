@@ -1,6 +1,6 @@
 // Queries over customer_order_history.
 import type pg from 'pg';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import type { CursorCodec } from './cursor.ts';
 import type { Page } from './orderList.ts';
 
 export interface HistoryEntry {
@@ -28,6 +28,7 @@ export interface HistoryEntry {
 
 export async function getCustomerOrderHistory(
   pool: pg.Pool,
+  cursorCodec: CursorCodec,
   customerId: string,
   first: number,
   after?: string | null,
@@ -35,7 +36,7 @@ export async function getCustomerOrderHistory(
   const params: unknown[] = [customerId, first + 1];
   let keyset = '';
   if (after) {
-    const [createdAt, orderId] = decodeCursor(after, ['string', 'string']) as [string, string];
+    const [createdAt, orderId] = cursorCodec.decode('history', after, ['timestamp', 'uuid']);
     params.push(createdAt, orderId);
     keyset = 'AND (created_at, order_id::text) < ($3::timestamptz, $4::text)';
   }
@@ -51,7 +52,7 @@ export async function getCustomerOrderHistory(
   const nodes = rows.slice(0, first);
   return {
     nodes,
-    cursors: nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.orderId])),
+    cursors: nodes.map((n) => cursorCodec.encode('history', [n.createdAt.toISOString(), n.orderId])),
     hasNextPage: rows.length > first,
   };
 }

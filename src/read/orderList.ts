@@ -2,7 +2,7 @@
 import type pg from 'pg';
 import { pgSql } from '../projections/sql.ts';
 import { isUuid } from '../write/errors.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import type { CursorCodec } from './cursor.ts';
 
 export interface OrderView {
   orderId: string;
@@ -121,6 +121,7 @@ type ItemRow = [number, string, string, string, number, number];
  */
 export async function listOrders(
   pool: pg.Pool,
+  cursorCodec: CursorCodec,
   filter: OrderFilter,
   first: number,
   after?: string | null,
@@ -139,8 +140,8 @@ export async function listOrders(
   if (filter.minTotal !== null && filter.minTotal !== undefined) add('total_cents >= ?', filter.minTotal);
   if (filter.maxTotal !== null && filter.maxTotal !== undefined) add('total_cents <= ?', filter.maxTotal);
   if (after) {
-    const [createdAt, orderId] = decodeCursor(after, ['string', 'string']) as [string, string];
-    params.push(createdAt, isUuid(orderId) ? orderId : '00000000-0000-0000-0000-000000000000');
+    const [createdAt, orderId] = cursorCodec.decode('orders', after, ['timestamp', 'uuid']);
+    params.push(createdAt, orderId);
     where.push(`(created_at, order_id) < ($${params.length - 1}::timestamptz, $${params.length}::uuid)`);
   }
   const filterWhere = [...where];
@@ -180,7 +181,7 @@ export async function listOrders(
     nodes,
     // Encoded only when edges or pageInfo are asked for.
     get cursors() {
-      cursors ??= nodes.map((n) => encodeCursor([n.createdAt.toISOString(), n.orderId]));
+      cursors ??= nodes.map((n) => cursorCodec.encode('orders', [n.createdAt.toISOString(), n.orderId]));
       return cursors;
     },
     hasNextPage: rows.length > first,

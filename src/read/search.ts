@@ -1,6 +1,6 @@
 // Full-text search, facets and autocomplete over order_search.
 import type pg from 'pg';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import type { CursorCodec } from './cursor.ts';
 
 /**
  * Turns user text into a prefix tsquery: every word must match the start of a
@@ -77,17 +77,18 @@ function conditions(query: string | null, filters: SearchFilters, withStatus: bo
 
 export async function searchOrders(
   pool: pg.Pool,
+  cursorCodec: CursorCodec,
   text: string,
   filters: SearchFilters,
   first: number,
   after?: string | null,
 ): Promise<SearchResult> {
   const query = toPrefixQuery(text);
-  const offset = after ? (decodeCursor(after, ['number'])[0] as number) : 0;
+  const offset = after ? (cursorCodec.decode('search', after, ['offset'])[0] as number) : 0;
   const hitParams: unknown[] = [];
   const where = conditions(query, filters, true, hitParams);
   const rank = query ? `ts_rank(document, to_tsquery('simple', $1))` : '0';
-  hitParams.push(first + 1, Math.max(0, Math.floor(offset)));
+  hitParams.push(first + 1, offset);
   const hits = await pool.query<SearchHit>(
     `SELECT order_id::text AS "orderId", customer_id::text AS "customerId", customer_name AS "customerName", status,
             total_cents::float8 AS "totalCents", item_count AS "itemCount", created_at AS "createdAt", skus,
@@ -128,7 +129,7 @@ export async function searchOrders(
   const nodes = hits.rows.slice(0, first);
   return {
     hits: nodes,
-    cursors: nodes.map((_, i) => encodeCursor([offset + i + 1])),
+    cursors: nodes.map((_, i) => cursorCodec.encode('search', [offset + i + 1])),
     hasNextPage: hits.rows.length > first,
     total: f.total,
     facets: {

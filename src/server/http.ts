@@ -1,13 +1,15 @@
 // The HTTP front door: /graphql (yoga), /health, /ready, /metrics and the /ops page.
 // Request bodies are read here with a hard size limit before GraphQL sees them.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type pg from 'pg';
+import type { Logger } from 'pino';
 import type { App } from '../app.ts';
 import { readMigrations } from '../db/migrate.ts';
+import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { requestScope } from '../graphql/yoga.ts';
 import { ZERO_POSITION } from '../outbox/position.ts';
@@ -16,9 +18,17 @@ import { readCheckpoints } from '../projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../projections/projection.ts';
 import { pgSql } from '../projections/sql.ts';
 
+/** Why a readiness check failed; the body never carries error text (it is logged instead). */
+export type ReadyCode =
+  | 'DATABASE_UNAVAILABLE'
+  | 'DATABASE_ERROR'
+  | 'MIGRATIONS_MISSING'
+  | 'PROJECTION_STALLED'
+  | 'PROJECTION_LAGGING';
+
 export interface ReadyCheck {
   ready: boolean;
-  checks: Record<string, { ok: boolean; detail?: unknown }>;
+  checks: Record<string, { ok: boolean; code?: ReadyCode; detail?: unknown }>;
 }
 
 export interface HttpOptions {
@@ -167,6 +177,18 @@ function serveOps(res: ServerResponse): void {
   res.end(opsPage.replaceAll('__NONCE__', nonce));
 }
 
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
+}
+
+/** Without METRICS_TOKEN anyone who reaches the port may scrape (keep it internal then). */
+function metricsAllowed(token: string | undefined, header: string | undefined): boolean {
+  if (token === undefined) return true;
+  const match = /^Bearer\s+(\S+)$/i.exec(header?.trim() ?? '');
+  // Digests of equal length: the comparison takes the same time whatever was sent.
+  return match !== null && timingSafeEqual(digest(match[1]!), digest(token));
+}
+
 export function createHttpServer(app: App, options: HttpOptions): Server {
   return createServer((req, res) => {
     const requestId = (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || randomUUID();
@@ -179,6 +201,15 @@ export function createHttpServer(app: App, options: HttpOptions): Server {
           const report = await options.ready();
           sendJson(res, report.ready ? 200 : 503, report);
         } else if (path === '/metrics') {
+          if (!metricsAllowed(app.config.metricsToken, req.headers.authorization)) {
+            sendJson(
+              res,
+              401,
+              { error: 'a bearer token (METRICS_TOKEN) is required', code: 'UNAUTHENTICATED' },
+              { 'www-authenticate': 'Bearer realm="metrics"' },
+            );
+            return;
+          }
           const { contentType, body } = await app.metrics.render();
           res.writeHead(200, { 'content-type': contentType });
           res.end(body);
@@ -204,6 +235,8 @@ export function createHttpServer(app: App, options: HttpOptions): Server {
 export interface ReadinessOptions {
   /** Not ready while a projection's oldest unapplied event is older than this (READY_MAX_LAG_MS). */
   maxLagMs?: number;
+  /** Where a failed check's error goes (the /ready body carries only its code). */
+  log?: Logger;
 }
 
 let expectedMigrations: Promise<string[]> | undefined;
@@ -211,7 +244,10 @@ let expectedMigrations: Promise<string[]> | undefined;
 /**
  * Ready: the database answers, every migration this code ships is applied, no
  * projection is STALLED and none lags more than `maxLagMs`. The body says which
- * check failed and why.
+ * check failed, with a code and names (missing migrations, stalled or lagging
+ * projections), never an error text: /ready answers without a token, and projection
+ * errors or database messages can quote customer data or internals. Those go to the
+ * log and to the admin-only `projections` query.
  */
 export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): Promise<ReadyCheck> {
   const maxLagMs = options.maxLagMs ?? 60_000;
@@ -231,14 +267,13 @@ export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): 
     checks.database = { ok: true };
     const appliedNames = new Set(applied.map((m) => m.migration_name));
     const missing = expected.filter((name) => !appliedNames.has(name));
-    checks.migrations = missing.length ? { ok: false, detail: { missing } } : { ok: true };
+    checks.migrations = missing.length ? { ok: false, code: 'MIGRATIONS_MISSING', detail: { missing } } : { ok: true };
 
     const checkpoints = await readCheckpoints(sql);
     const stalled = checkpoints.filter((c) => c.state === 'STALLED');
-    checks.projections = {
-      ok: stalled.length === 0,
-      detail: stalled.map((c) => ({ name: c.name, state: c.state, lastError: c.lastError })),
-    };
+    checks.projections = stalled.length
+      ? { ok: false, code: 'PROJECTION_STALLED', detail: stalled.map((c) => ({ name: c.name, state: c.state })) }
+      : { ok: true, detail: [] };
     const lagging = [];
     for (const name of PROJECTION_NAMES) {
       // No checkpoint yet (no projector has started): the projection is at the start.
@@ -246,9 +281,13 @@ export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): 
       const lag = await lagAfter(sql, position);
       if (lag.ms > maxLagMs) lagging.push({ name, lagMs: lag.ms, lagEvents: lag.events });
     }
-    checks.lag = { ok: lagging.length === 0, detail: { maxLagMs, lagging } };
+    checks.lag = lagging.length
+      ? { ok: false, code: 'PROJECTION_LAGGING', detail: { maxLagMs, lagging } }
+      : { ok: true, detail: { maxLagMs, lagging } };
   } catch (error) {
-    checks.database = { ok: false, detail: (error as Error).message };
+    const code = isDatabaseUnavailable(error) ? 'DATABASE_UNAVAILABLE' : 'DATABASE_ERROR';
+    options.log?.warn({ err: error, code }, 'readiness check failed');
+    checks.database = { ok: false, code };
   }
   return { ready: Object.values(checks).every((c) => c.ok), checks };
 }

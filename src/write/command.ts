@@ -4,13 +4,13 @@
 import { createHash } from 'node:crypto';
 import { context, SpanStatusCode, type Context as TraceContext, trace } from '@opentelemetry/api';
 import type pg from 'pg';
-import type { Subject } from '../auth/subject.ts';
+import { actorId, type Subject } from '../auth/subject.ts';
 import type { PrismaClient, TransactionClient } from '../db/prisma.ts';
 import { endWithError, tracer } from '../observability/tracing.ts';
 import { appendToOutbox, OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition } from '../outbox/position.ts';
 import { pgSql, prismaSql, type Sql } from '../projections/sql.ts';
-import { DomainError, ValidationError } from './errors.ts';
+import { DomainError, Forbidden, ValidationError } from './errors.ts';
 import type { PendingEvent } from './events.ts';
 
 export interface CommandHooks {
@@ -196,6 +196,14 @@ function withDeadline(sql: Sql, deadline: number, command: string): Sql {
   };
 }
 
+async function isErased(sql: Sql, customerId: string): Promise<boolean> {
+  const rows = await sql.query<{ erased: boolean }>(
+    'SELECT erased_at IS NOT NULL AS erased FROM customers WHERE id = $1::uuid',
+    [customerId],
+  );
+  return rows[0]?.erased ?? false;
+}
+
 interface IdempotencyRecord {
   request_hash: string;
   result: Record<string, unknown>;
@@ -257,7 +265,11 @@ async function transactionBody<R extends Record<string, unknown>>(
   prismaTx: TransactionClient | null,
 ): Promise<{ outcome: CommandResult<R>; stored: StoredEvent[] }> {
   const idempotencyLock = spec.idempotency ? [`idempotency:${spec.command}:${spec.idempotency.key}`] : [];
-  const locks = [...new Set([...spec.locks, ...idempotencyLock])].sort();
+  // A customer's own command also holds its customer's lock, which eraseCustomer takes:
+  // an erasure and the customer's commands never overlap, so the check below is final.
+  const ownCustomer = ctx.subject.role === 'customer' ? ctx.subject.customerId : undefined;
+  const customerLock = ownCustomer ? [`Customer:${ownCustomer}`] : [];
+  const locks = [...new Set([...spec.locks, ...idempotencyLock, ...customerLock])].sort();
   const requestHash = spec.idempotency ? hashInput(spec.idempotency.input) : undefined;
   const previous = await begin(locks, spec.command, spec.idempotency?.key ?? null);
   if (previous) {
@@ -268,12 +280,16 @@ async function transactionBody<R extends Record<string, unknown>>(
     }
     return { outcome: previous.result as CommandResult<R>, stored: [] };
   }
+  if (ownCustomer && (await isErased(sql, ownCustomer))) {
+    throw new Forbidden('this customer was erased: its tokens may no longer change anything');
+  }
   const { events, result } = await body();
   if (events.length === 0) throw new Error(`${spec.command} produced no events`);
   // The idempotency record is written by the outbox insert's statement, with the
   // position of the command's last event added to `result`.
   const stored = await appendToOutbox(sql, events, {
-    actor: ctx.subject.sub,
+    actor: actorId(ctx.subject),
+    actorRole: ctx.subject.role,
     trace: traceContext,
     idempotency:
       spec.idempotency && requestHash

@@ -26,6 +26,11 @@ afterAll(async () => {
 describe('GraphiQL', () => {
   it('opens with a working token, runs the default query and shows the result', async () => {
     const page = await browser.newPage();
+    // The page runs under a strict content security policy: nothing it needs may be blocked.
+    const violations: string[] = [];
+    page.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
     await page.goto(server.url, { waitUntil: 'domcontentloaded' });
     const run = page.locator('.graphiql-execute-button');
     await run.waitFor({ timeout: 30_000 });
@@ -34,6 +39,7 @@ describe('GraphiQL', () => {
     await expect.poll(async () => result.innerText(), { timeout: 30_000 }).toContain('GRAPHIQL-SKU-1');
     await page.screenshot({ path: join(ARTIFACTS, 'graphiql.png') });
     expect(await result.innerText()).not.toContain('UNAUTHENTICATED');
+    expect(violations).toEqual([]);
     await page.close();
   });
 });

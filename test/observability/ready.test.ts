@@ -86,7 +86,11 @@ describe('/ready', () => {
     try {
       const { status, body } = await ready();
       expect(status).toBe(503);
-      expect(body.checks.migrations).toEqual({ ok: false, detail: { missing: [last!.migration_name] } });
+      expect(body.checks.migrations).toEqual({
+        ok: false,
+        code: 'MIGRATIONS_MISSING',
+        detail: { missing: [last!.migration_name] },
+      });
     } finally {
       await t.pool.query('UPDATE "_prisma_migrations" SET rolled_back_at = NULL WHERE migration_name = $1', [
         last!.migration_name,

@@ -1,8 +1,12 @@
-// The audit trail: orderHistory(id) lists an order's outbox events with actor, time
-// and type; support sees email-like actors masked; customers may not ask.
+// The audit trail: orderHistory(id) lists an order's outbox events with actor (a
+// subject id, never an email), its role, time and type; customers may not ask. An
+// erased customer's token changes nothing any more.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenService } from '../../src/auth/jwt.ts';
+import { actorId } from '../../src/auth/subject.ts';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from '../support/app.ts';
+import { CancelOrder, EraseCustomer, RenameCustomer } from '../support/documents.ts';
+import { givenCustomer, givenOrder, givenProduct } from '../support/fixtures.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -10,7 +14,8 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-const HISTORY = 'query($id: ID!) { orderHistory(id: $id) { position type version occurredAt actor payload } }';
+const HISTORY =
+  'query($id: ID!) { orderHistory(id: $id) { position type version occurredAt actor actorRole payload } }';
 
 interface AuditRow {
   position: string;
@@ -18,8 +23,11 @@ interface AuditRow {
   version: number;
   occurredAt: string;
   actor: string | null;
+  actorRole: string | null;
   payload: string;
 }
+
+const hashOf = (sub: string) => actorId({ sub, role: 'support' });
 
 describe('orderHistory', () => {
   it('lists the events of an order with actor, time and type, masked per role', async () => {
@@ -63,10 +71,11 @@ describe('orderHistory', () => {
     const forAdmin = await t.request({ query: HISTORY, variables: { id: orderId } }, as(t.adminToken));
     expect(forAdmin.json.errors).toBeUndefined();
     const rows = (forAdmin.json.data as { orderHistory: AuditRow[] }).orderHistory;
-    expect(rows.map((r) => [r.type, r.version, r.actor])).toEqual([
-      ['OrderCreated', 1, `customer:${customerId}`],
-      ['OrderStatusChanged', 2, 'sam.support@example.com'],
+    expect(rows.map((r) => [r.type, r.version, r.actor, r.actorRole])).toEqual([
+      ['OrderCreated', 1, `customer:${customerId}`, 'customer'],
+      ['OrderStatusChanged', 2, hashOf('sam.support@example.com'), 'support'],
     ]);
+    expect(hashOf('sam.support@example.com')).toMatch(/^sha256:[0-9a-f]{16}$/);
     for (const r of rows) {
       expect(Math.abs(new Date(r.occurredAt).getTime() - started)).toBeLessThan(60_000);
       expect(r.position).toMatch(/^[A-Za-z0-9_-]+$/);
@@ -75,7 +84,8 @@ describe('orderHistory', () => {
 
     const forSupport = await t.request({ query: HISTORY, variables: { id: orderId } }, as(t.supportToken));
     const supportRows = (forSupport.json.data as { orderHistory: AuditRow[] }).orderHistory;
-    expect(supportRows.map((r) => r.actor)).toEqual([`customer:${customerId}`, 's***@example.com']);
+    expect(supportRows.map((r) => r.actor)).toEqual([`customer:${customerId}`, hashOf('sam.support@example.com')]);
+    expect(supportRows.map((r) => r.actorRole)).toEqual(['customer', 'support']);
     expect(supportRows.map((r) => r.type)).toEqual(['OrderCreated', 'OrderStatusChanged']);
 
     const forCustomer = await t.request({ query: HISTORY, variables: { id: orderId } }, as(customerToken));
@@ -88,5 +98,56 @@ describe('orderHistory', () => {
       const res = await t.request({ query: HISTORY, variables: { id } }, { authorization: `Bearer ${t.adminToken}` });
       expect(res.json.data).toEqual({ orderHistory: [] });
     }
+  });
+
+  it('records the role and never an email as the actor, even when the token names its subject by email (finding 7)', async () => {
+    const product = await givenProduct(t);
+    const customer = await givenCustomer(t, { email: 'grace.audit@example.com' });
+    const byEmail = await t.app.tokens.sign({
+      sub: 'grace.audit@example.com',
+      role: 'customer',
+      customerId: customer.id,
+    });
+    const order = await givenOrder(t, customer.id, [{ productId: product.id, quantity: 1 }], byEmail);
+    const res = await t.request(
+      { query: HISTORY, variables: { id: order.order.id } },
+      { authorization: `Bearer ${t.adminToken}` },
+    );
+    const rows = (res.json.data as { orderHistory: AuditRow[] }).orderHistory;
+    expect(rows.map((r) => [r.actor, r.actorRole])).toEqual([[hashOf('grace.audit@example.com'), 'customer']]);
+    const stored = await t.pool.query<{ actor: string; actor_role: string }>(
+      `SELECT actor, actor_role FROM outbox WHERE aggregate_id = $1::uuid`,
+      [order.order.id],
+    );
+    expect(stored.rows).toEqual([{ actor: hashOf('grace.audit@example.com'), actor_role: 'customer' }]);
+    const anyEmail = await t.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE actor LIKE '%@%'`);
+    expect(anyEmail.rows[0]!.n).toBe(0);
+  });
+
+  it("refuses an erased customer's token for every write with Forbidden, changing nothing (finding 7)", async () => {
+    const product = await givenProduct(t);
+    const customer = await givenCustomer(t);
+    const own = await t.customerToken(customer.id);
+    const order = await givenOrder(t, customer.id, [{ productId: product.id, quantity: 1 }], own);
+    const erased = await t.gql(EraseCustomer, { input: { customerId: customer.id } });
+    expect(erased.data?.eraseCustomer.__typename).toBe('CustomerPayload');
+    const outboxBefore = (await t.pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0];
+
+    const cancel = await t.gql(CancelOrder, { input: { orderId: order.order.id } }, own);
+    expect(cancel.data?.cancelOrder).toMatchObject({
+      __typename: 'Forbidden',
+      message: expect.stringContaining('erased'),
+    });
+    const rename = await t.gql(RenameCustomer, { input: { customerId: customer.id, name: 'Back Again' } }, own);
+    expect(rename.data?.renameCustomer).toMatchObject({ __typename: 'Forbidden' });
+    const status = await t.pool.query<{ status: string }>('SELECT status FROM orders WHERE id = $1::uuid', [
+      order.order.id,
+    ]);
+    expect(status.rows[0]!.status).toBe('PENDING');
+    expect((await t.pool.query('SELECT count(*)::int AS n FROM outbox')).rows[0]).toEqual(outboxBefore);
+
+    // Staff may still act on the order of an erased customer.
+    const byAdmin = await t.gql(CancelOrder, { input: { orderId: order.order.id } });
+    expect(byAdmin.data?.cancelOrder.__typename).toBe('OrderPayload');
   });
 });

@@ -1,7 +1,9 @@
 // Secrets and tokens: no default secret in production, and every bad token is
-// UNAUTHENTICATED (bad signature, expired, foreign-signed, unknown role, alg none).
+// UNAUTHENTICATED (bad signature, expired, foreign-signed, unknown role, alg none, no
+// exp, a lifetime over JWT_MAX_AGE, issued in the future, wrong issuer or audience).
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TokenService, Unauthenticated } from '../../src/auth/jwt.ts';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from '../support/app.ts';
 import { spawnParallax } from '../support/processes.ts';
@@ -82,6 +84,86 @@ describe('tokens', () => {
     });
     expect(response.status).toBe(401);
     expect(await response.text()).toContain('UNAUTHENTICATED');
+  });
+});
+
+/** A token with exactly these time claims (undefined: the claim is left out). */
+function timed(claims: { iat?: number; exp?: number }, secret = TEST_JWT_SECRET) {
+  const jwt = new SignJWT({ role: 'admin', ...claims }).setProtectedHeader({ alg: 'HS256' }).setSubject('someone');
+  return jwt.sign(new TextEncoder().encode(secret));
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+const YEAR = 365 * 86_400;
+
+describe('token lifetime (finding 5)', () => {
+  it('rejects a token without exp, one living 100 years, and one issued 10 years ahead', async () => {
+    await expectUnauthenticated(await timed({ iat: now() }));
+    await expectUnauthenticated(await timed({}));
+    await expectUnauthenticated(await timed({ iat: now(), exp: now() + 100 * YEAR }));
+    await expectUnauthenticated(await timed({ iat: now() + 10 * YEAR, exp: now() + 10 * YEAR + 60 }));
+  });
+
+  it('holds a lifetime to JWT_MAX_AGE (default 24 h): exp - iat, or exp - now without iat', async () => {
+    expect(t.app.config.jwt.maxAgeSeconds).toBe(86_400);
+    const ok = async (token: string) => {
+      const res = await t.request({ query: '{ products { id } }' }, { authorization: `Bearer ${token}` });
+      expect(res.json.errors, JSON.stringify(res.json)).toBeUndefined();
+    };
+    await ok(await timed({ iat: now(), exp: now() + 86_400 }));
+    await ok(await timed({ exp: now() + 3_600 }));
+    // Issued an hour ago for 25 hours: it has 24 left, but claims more than allowed.
+    await expectUnauthenticated(await timed({ iat: now() - 3_600, exp: now() + 86_400 }));
+    await expectUnauthenticated(await timed({ exp: now() + 2 * 86_400 }));
+  });
+
+  it('tolerates an issuer clock up to JWT_CLOCK_SKEW (30 s) ahead, not more', async () => {
+    const ok = await t.request(
+      { query: '{ products { id } }' },
+      { authorization: `Bearer ${await timed({ iat: now() + 10, exp: now() + 600 })}` },
+    );
+    expect(ok.json.errors).toBeUndefined();
+    await expectUnauthenticated(await timed({ iat: now() + 120, exp: now() + 600 }));
+  });
+
+  it('reads JWT_MAX_AGE as seconds or with a unit, and refuses nonsense', () => {
+    expect(loadConfig({ NODE_ENV: 'test', JWT_MAX_AGE: '3600' }).jwt.maxAgeSeconds).toBe(3600);
+    expect(loadConfig({ NODE_ENV: 'test', JWT_MAX_AGE: '30m' }).jwt.maxAgeSeconds).toBe(1800);
+    expect(loadConfig({ NODE_ENV: 'test', JWT_MAX_AGE: '7d' }).jwt.maxAgeSeconds).toBe(7 * 86_400);
+    for (const bad of ['forever', '-1', '10', '2y', '1.5h']) {
+      expect(() => loadConfig({ NODE_ENV: 'test', JWT_MAX_AGE: bad }), bad).toThrow(ConfigError);
+    }
+  });
+
+  it('signs tokens its own rules accept, whatever JWT_MAX_AGE is', async () => {
+    const tokens = new TokenService(TEST_JWT_SECRET, { maxAgeSeconds: 600 });
+    expect(await tokens.verify(await tokens.sign({ sub: 'short', role: 'support' }))).toEqual({
+      sub: 'short',
+      role: 'support',
+    });
+    await expect(tokens.verify(await tokens.sign({ sub: 'long', role: 'support' }, '2h'))).rejects.toBeInstanceOf(
+      Unauthenticated,
+    );
+  });
+});
+
+describe('issuer and audience', () => {
+  const rules = { issuer: 'https://id.example', audience: 'parallax' };
+
+  it('are required as configured (JWT_ISSUER, JWT_AUDIENCE) and unchecked when unset', async () => {
+    const config = loadConfig({ NODE_ENV: 'test', JWT_ISSUER: rules.issuer, JWT_AUDIENCE: rules.audience });
+    expect(config.jwt).toMatchObject(rules);
+    const strict = new TokenService(TEST_JWT_SECRET, config.jwt);
+    const lax = new TokenService(TEST_JWT_SECRET);
+    const subject = { sub: 'someone', role: 'admin' } as const;
+    expect(await strict.verify(await strict.sign(subject))).toEqual(subject);
+    // A token without them, or from another issuer or for another audience.
+    await expect(strict.verify(await lax.sign(subject))).rejects.toBeInstanceOf(Unauthenticated);
+    const foreignIssuer = new TokenService(TEST_JWT_SECRET, { ...rules, issuer: 'https://other.example' });
+    await expect(strict.verify(await foreignIssuer.sign(subject))).rejects.toBeInstanceOf(Unauthenticated);
+    const foreignAudience = new TokenService(TEST_JWT_SECRET, { ...rules, audience: 'billing' });
+    await expect(strict.verify(await foreignAudience.sign(subject))).rejects.toBeInstanceOf(Unauthenticated);
+    expect(await lax.verify(await strict.sign(subject))).toEqual(subject);
   });
 });
 

@@ -43,7 +43,7 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
   // The production logger options (level, redaction), writing into `logs`.
   const log = pino(loggerOptions({ logLevel: 'info' }, {}), logStream);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 25 });
-  const tokens = new TokenService(TEST_JWT_SECRET);
+  const tokens = new TokenService(TEST_JWT_SECRET, config.jwt);
   const app = createApp({ config, pool, log, tokens, bus: createMemoryBus() });
   const { prisma } = app;
   app.watcher = new PositionWatcher(pool, app.bus);

@@ -29,8 +29,15 @@ const AuditEventRef = builder.objectRef<AuditEvent>('AuditEvent').implement({
     occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
     actor: t.string({
       nullable: true,
-      description: 'The `sub` of the token that ran the command (emails masked for support); null if unknown.',
+      description:
+        'The subject id of the token that ran the command: its `sub`, or `sha256:<16 hex digits>` when the `sub` is an email (events recorded before that rule may hold an email: masked for support). Null if unknown or erased.',
       resolve: (e, _args, ctx) => (e.actor === null ? null : masked(ctx.subject, e.actor)),
+    }),
+    actorRole: t.string({
+      nullable: true,
+      description:
+        'The role of that token: `customer`, `support` or `admin`. Null for events recorded before roles were.',
+      resolve: (e) => e.actorRole,
     }),
     payload: t.string({
       description: 'The event data as JSON (email fields masked for support).',

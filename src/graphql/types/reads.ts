@@ -336,7 +336,7 @@ builder.queryFields((t) => ({
       const customerId = readScope(ctx.subject, 'orders', filter.customerId ? String(filter.customerId) : null);
       if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filter');
       // Items asked for: read with the page, in the same statement (no second round trip).
-      return listOrders(ctx.app.pool, { ...filter, customerId }, pageSize(args.first), args.after, {
+      return listOrders(ctx.app.pool, ctx.app.cursors, { ...filter, customerId }, pageSize(args.first), args.after, {
         withItems: selectsOrderItems(info),
       });
     },
@@ -354,7 +354,7 @@ builder.queryFields((t) => ({
       await readFrom(ctx, ['customer_order_history'], args.consistency);
       const customerId = readScope(ctx.subject, 'customerOrderHistory', String(args.customerId))!;
       if (!isUuid(customerId)) throw badInput('customerId is not an id', 'customerId');
-      return getCustomerOrderHistory(ctx.app.pool, customerId, pageSize(args.first), args.after);
+      return getCustomerOrderHistory(ctx.app.pool, ctx.app.cursors, customerId, pageSize(args.first), args.after);
     },
   }),
   searchOrders: t.field({
@@ -374,7 +374,14 @@ builder.queryFields((t) => ({
       const filters = args.filters ?? {};
       const customerId = readScope(ctx.subject, 'searchOrders', filters.customerId ? String(filters.customerId) : null);
       if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filters');
-      return searchOrders(ctx.app.pool, args.text, { ...filters, customerId }, pageSize(args.first), args.after);
+      return searchOrders(
+        ctx.app.pool,
+        ctx.app.cursors,
+        args.text,
+        { ...filters, customerId },
+        pageSize(args.first),
+        args.after,
+      );
     },
   }),
   autocomplete: t.field({

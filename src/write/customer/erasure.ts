@@ -6,8 +6,9 @@
 //   events and in its orders' events. Rows keep their position (tx_id, seq), type and
 //   version: the projections' order and counts are unchanged. A projection replaying
 //   them later sees a customer without a name, then CustomerErased.
-// - Outbox actors: a subject (JWT `sub`) that is one of the customer's emails or names,
-//   on those same events, becomes null.
+// - Outbox actors: a subject that is one of the customer's emails or names, or the
+//   hashed id (auth/subject.ts actorId) an email subject is recorded as, on those same
+//   events, becomes null.
 // - Idempotency records of the customer's orders (keys are the client's own text and
 //   may carry anything): deleted. A retry of such a createOrder afterwards is refused
 //   like any new order of an erased customer.
@@ -16,7 +17,10 @@
 // The read models (and each projection's projection_customers copy) forget the customer
 // when they apply CustomerErased, which is later in the outbox order than any event that
 // could still carry the name: a batch in flight with an old payload is overwritten.
+import type pg from 'pg';
+import { actorId } from '../../auth/subject.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
+import { isUuid } from '../errors.ts';
 import { PERSONAL_DATA } from '../events.ts';
 
 export const ERASED_MARK = '[erased]';
@@ -81,6 +85,10 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
 
   const lowered = values.map((v) => v.toLowerCase());
   const emails = lowered.filter((v) => v.includes('@'));
+  // A token whose `sub` was one of these emails is recorded by its hash: that goes too.
+  const hashed = [...new Set(values.filter((v) => v.includes('@')).flatMap((v) => [v, v.toLowerCase()]))].map((v) =>
+    actorId({ sub: v, role: 'customer' }),
+  );
   // Names only as the whole subject (a short name would match half the subjects);
   // emails also inside one (e.g. "oidc|ada@example.com").
   const actors = values.length
@@ -91,7 +99,7 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
                                                               WHERE strpos(lower(o.actor), e) > 0))`,
         customerId,
         orderIds,
-        lowered,
+        [...lowered, ...hashed],
         emails,
       )
     : 0;
@@ -126,4 +134,13 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
   }
 
   return { values: values.length, events, actors, idempotencyRecords, projectionErrors };
+}
+
+/** The customers among `customerIds` that are erased (write model), e.g. to hold back their queued messages. */
+export async function erasedAmong(pool: pg.Pool, customerIds: string[]): Promise<Set<string>> {
+  const { rows } = await pool.query<{ id: string }>(
+    'SELECT id::text AS id FROM customers WHERE id = ANY($1::uuid[]) AND erased_at IS NOT NULL',
+    [customerIds.filter(isUuid)],
+  );
+  return new Set(rows.map((r) => r.id));
 }
