@@ -2,6 +2,9 @@
 // JetStream consumer exactly once, in version order per aggregate; NATS going away
 // holds up no command, shows as lag and loses nothing; replay re-publishes a range
 // with the same message ids.
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,12 +21,15 @@ import {
   deleteStream,
   natsConnect,
   PrivateNatsServer,
+  relayEnv,
   streamMessageCount,
   uniqueRelayConfig,
 } from '../support/nats.ts';
 import { until } from '../support/projections.ts';
 import { expectEveryEventOnceInAggregateOrder, outboxEntries, relayCaughtUp } from '../support/relay.ts';
 import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
+
+const execFileAsync = promisify(execFile);
 
 describe('outbox relay to NATS JetStream', () => {
   let t: TestApp;
@@ -75,6 +81,52 @@ describe('outbox relay to NATS JetStream', () => {
     expect(restored).toMatchObject({ events: outbox.length, stored: outbox.length, duplicates: 0 });
     const received = await consumeAll(nc, config.stream, outbox.length);
     await expectEveryEventOnceInAggregateOrder(t.pool, received, config.subjectPrefix);
+  });
+
+  it('shows position, lag and owner in the relays query, in /metrics and in the CLI', async () => {
+    const outbox = await outboxEntries(t.pool);
+    for (const token of [t.adminToken, t.supportToken]) {
+      const { json } = await t.request(
+        { query: '{ relays { name position lagEvents lagMs eventsPublished owner lastError } }' },
+        { authorization: `Bearer ${token}` },
+      );
+      expect(json.errors).toBeUndefined();
+      expect((json.data as { relays: unknown[] }).relays).toEqual([
+        {
+          name: 'nats',
+          position: encodePosition({ txId: BigInt(outbox.at(-1)!.tx_id), seq: BigInt(outbox.at(-1)!.seq) }),
+          lagEvents: 0,
+          lagMs: 0,
+          eventsPublished: expect.any(Number),
+          owner: relay.owner,
+          lastError: null,
+        },
+      ]);
+    }
+    const scrape = (await t.app.metrics.render()).body;
+    expect(scrape).toContain('parallax_relay_lag_events{relay="nats"} 0');
+    expect(scrape).toContain('parallax_relay_lag_seconds{relay="nats"} 0');
+    expect(scrape).toMatch(/parallax_relay_messages_stored_total\{relay="nats"\} [1-9]/);
+
+    const env = { ...process.env, DATABASE_URL: t.databaseUrl, ...relayEnv(config) };
+    const status = await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', 'relay', 'status'], {
+      env,
+    });
+    expect(status.stdout).toContain(`run by ${relay.owner}`);
+    expect(status.stdout).toContain('lag 0 events');
+    const from = encodePosition({ txId: BigInt(outbox[5]!.tx_id), seq: BigInt(outbox[5]!.seq) });
+    const replay = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/cli.ts', 'relay', 'replay', '--from', from],
+      { env },
+    );
+    expect(replay.stdout).toContain(`replayed ${outbox.length - 5} events`);
+    const refused = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', 'scripts/cli.ts', 'relay', 'replay', '--from', 'not-a-token'],
+      { env },
+    ).catch((error: { code: number; stderr: string }) => error);
+    expect(refused).toMatchObject({ code: 2, stderr: expect.stringContaining('is not a position token') });
   });
 
   it('sends the documented subject and headers, with the W3C trace context of the command', () => {
