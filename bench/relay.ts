@@ -4,12 +4,13 @@
 //              the maximum write rate (createOrder with 3 items, open loop).
 //  throughput: events/s the relay publishes (acknowledged and checkpointed) from a
 //              200,000-event backlog.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { RelayConfig } from '../src/config.ts';
-import { HEADERS } from '../src/relay/message.ts';
+import type { StoredEvent } from '../src/outbox/append.ts';
+import { bodyOf, HEADERS, headersOf, subjectOf } from '../src/relay/message.ts';
 import type { OutboxRelay } from '../src/relay/relay.ts';
 import { createRelay } from '../src/runtime.ts';
 import { createOrder } from '../src/write/order/handle.ts';
@@ -57,18 +58,20 @@ export const relayBenchmark: Benchmark = {
       const rate = Math.max(1, Math.round(max * 0.7));
       const latency = await latencyAt(ctx.server, nc, rate, ctx.smoke ? 2 : 15);
       const backlog = await throughput(ctx.server, nc, ctx.smoke ? 2_000 : 200_000);
+      const raw = await rawPublishRate(nc, ctx.smoke ? 2_000 : 50_000);
       const { p50, p99 } = latency.commitToConsumerMs;
       return {
         maxWriteRate: max,
         maxWriteRateFrom: measuredHere ? 'quick measurement (16 clients)' : 'write benchmark, same run',
         ...latency,
         backlog,
+        rawPublish: raw,
         summary: [
           {
             row: 'relay',
             figure: `commit → consumer p50 ${p50} ms, p99 ${p99} ms; backlog of ${backlog.events} events at ${backlog.eventsPerSecond} events/s`,
-            baseline: null,
-            ratio: null,
+            baseline: `bare js.publish, same messages and headers, ${raw.inFlight} in flight: ${raw.messagesPerSecond} msg/s`,
+            ratio: round2(backlog.eventsPerSecond / raw.messagesPerSecond),
             goal: 'p99 ≤ 50 ms; ≥ 20,000 events/s',
             met: p99 <= 50 && backlog.eventsPerSecond >= 20_000,
             load: `${latency.offeredLoad}; backlog: ${backlog.shape}`,
@@ -137,6 +140,69 @@ async function latencyAt(server: BenchServer, nc: NatsConnection, rate: number, 
   return {
     offeredLoad: `${rate} createOrder/s (3 items) for ${seconds} s, open loop, in process (command handlers); relay in the same process, consumer: an ordered JetStream consumer`,
     commitToConsumerMs: summarize(samples),
+  };
+}
+
+/**
+ * The baseline: how fast this machine's NATS server takes the same messages (subject,
+ * headers, body) from one client with no database and no ordering, 1,000 in flight.
+ */
+async function rawPublishRate(nc: NatsConnection, messages: number) {
+  const config = benchRelayConfig();
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: config.stream, subjects: [`${config.subjectPrefix}.>`] });
+  const js = jetstream(nc);
+  const inFlight = 1000;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (next < messages) {
+        const i = next++;
+        const event = syntheticEvent(i);
+        await js.publish(subjectOf(config.subjectPrefix, event), bodyOf(event), {
+          msgID: event.eventId,
+          headers: headersOf(event),
+        });
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await jsm.streams.delete(config.stream);
+  return { messages, inFlight, messagesPerSecond: Math.round(messages / seconds) };
+}
+
+function syntheticEvent(i: number): StoredEvent {
+  const orderId = randomUUID();
+  return {
+    aggregateType: 'Order',
+    aggregateId: orderId,
+    aggregateVersion: 1 + (i % 4),
+    event: {
+      type: 'OrderCreated',
+      data: {
+        orderId,
+        customerId: randomUUID(),
+        totalCents: 4200,
+        createdAt: new Date().toISOString(),
+        items: [
+          {
+            lineNo: 1,
+            productId: randomUUID(),
+            sku: 'W-1',
+            productName: 'Widget 1',
+            quantity: 2,
+            unitPriceCents: 2100,
+          },
+        ],
+      },
+    },
+    position: { txId: 1000n + BigInt(i), seq: BigInt(i) },
+    eventId: randomUUID(),
+    schemaVersion: 1,
+    occurredAt: new Date(),
+    actor: 'bench',
+    traceContext: null,
   };
 }
 
