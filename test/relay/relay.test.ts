@@ -15,6 +15,7 @@ import type { OutboxRelay } from '../../src/relay/relay.ts';
 import { replayRange } from '../../src/relay/replay.ts';
 import { relayStatuses } from '../../src/relay/status.ts';
 import { createRelay } from '../../src/runtime.ts';
+import { createCustomer, eraseCustomer, renameCustomer } from '../../src/write/customer/handle.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import {
   consumeAll,
@@ -27,7 +28,7 @@ import {
 } from '../support/nats.ts';
 import { until } from '../support/projections.ts';
 import { expectEveryEventOnceInAggregateOrder, outboxEntries, relayCaughtUp } from '../support/relay.ts';
-import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
+import { adminContext, type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -209,6 +210,43 @@ describe('the relay while NATS restarts', () => {
     } finally {
       await nc.close();
     }
+  });
+});
+
+describe('the relay and GDPR erasure', () => {
+  let t: TestApp;
+  let nc: NatsConnection;
+  const config = uniqueRelayConfig();
+  let relay: OutboxRelay | undefined;
+  beforeAll(async () => {
+    nc = await natsConnect();
+    t = await createTestApp();
+  });
+  afterAll(async () => {
+    await relay?.stop();
+    await t?.close();
+    await deleteStream(nc, config.stream);
+    await nc?.close();
+  });
+
+  it('publishes the scrubbed payloads of events erased before the relay reached them', async () => {
+    const ctx = adminContext(t.app);
+    const erased = await createCustomer(ctx, { name: 'Ada Forgotten', email: 'ada.forgotten@example.com' });
+    await renameCustomer(ctx, { customerId: erased.customerId, name: 'Ada Renamed' });
+    const kept = await createCustomer(ctx, { name: 'Bob Kept', email: 'bob.kept@example.com' });
+    await eraseCustomer(ctx, { customerId: erased.customerId });
+    relay = createRelay(t.app, t.databaseUrl, { config, leaseMs: 2000, pollMs: 200 })!;
+    await relay.start();
+    await relayCaughtUp(t.pool);
+    const outbox = await outboxEntries(t.pool);
+    const received = await consumeAll(nc, config.stream, outbox.length);
+    const text = JSON.stringify(received.map((m) => m.data));
+    expect(text).not.toContain('Ada');
+    expect(text).not.toContain('ada.forgotten');
+    expect(text).toContain('Bob Kept');
+    const types = received.filter((m) => m.aggregateId === erased.customerId).map((m) => m.eventType);
+    expect(types).toEqual(['CustomerCreated', 'CustomerRenamed', 'CustomerErased']);
+    expect(received.find((m) => m.aggregateId === kept.customerId)?.data).toMatchObject({ name: 'Bob Kept' });
   });
 });
 
