@@ -24,20 +24,32 @@ import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload
 
 const LEASE_MS = 1000;
 
-/** Every message published on the relay's subjects, duplicates included. */
+/**
+ * Every message published on the relay's subjects, duplicates included. `killOnPublish`
+ * SIGKILLs a process the moment the next message arrives: the relay is then publishing,
+ * mid-batch, with its checkpoint not yet moved past that message.
+ */
 function countPublishes(nc: NatsConnection, prefix: string) {
-  const seen = { count: 0, newest: undefined as Position | undefined };
+  const seen = { count: 0, killedAt: undefined as Position | undefined };
+  let armed: ParallaxProcess | undefined;
   const sub: Subscription = nc.subscribe(`${prefix}.>`, {
     callback: (_error, m) => {
       seen.count += 1;
+      if (!armed) return;
+      armed.child.kill('SIGKILL');
+      armed = undefined;
       const token = m.headers?.get(HEADERS.position);
-      if (token) {
-        const p = decodePosition(token);
-        if (!seen.newest || comparePositions(p, seen.newest) > 0) seen.newest = p;
-      }
+      seen.killedAt = token ? decodePosition(token) : undefined;
     },
   });
-  return { seen, stop: () => sub.unsubscribe() };
+  return {
+    seen,
+    killOnPublish: (proc: ParallaxProcess) => {
+      seen.killedAt = undefined;
+      armed = proc;
+    },
+    stop: () => sub.unsubscribe(),
+  };
 }
 
 function ownerPid(owner: string | null): number | undefined {
@@ -69,7 +81,7 @@ describe('relay processes SIGKILLed mid-batch', () => {
     const spawnRelay = async () => {
       const p = spawnProjector(t.databaseUrl, env);
       live.set(p.child.pid!, p);
-      await waitForOutput(p, 'outbox relay started');
+      await waitForOutput(p, 'outbox relay started', 180_000);
     };
     await spawnRelay();
     let writing = true;
@@ -86,13 +98,14 @@ describe('relay processes SIGKILLed mid-batch', () => {
           return publishes.seen.count > before + 40 && pid && live.has(pid) ? live.get(pid) : undefined;
         });
         await standby;
-        // Mid-batch: JetStream has acknowledged messages beyond the relay's checkpoint.
+        publishes.killOnPublish(holder);
+        expect((await holder.exited).signal).toBe('SIGKILL');
+        // Killed with a message JetStream has (or is about to acknowledge) past the
+        // checkpoint: the next relay publishes it again, and JetStream drops the copy.
         const checkpoint = await relayPosition(t.pool);
-        if (checkpoint && publishes.seen.newest && comparePositions(publishes.seen.newest, checkpoint) > 0) {
+        if (checkpoint && publishes.seen.killedAt && comparePositions(publishes.seen.killedAt, checkpoint) > 0) {
           killedPastCheckpoint += 1;
         }
-        holder.child.kill('SIGKILL');
-        expect((await holder.exited).signal).toBe('SIGKILL');
         live.delete(holder.child.pid!);
         kills += 1;
       }
@@ -115,15 +128,16 @@ describe('relay processes SIGKILLed mid-batch', () => {
     const outbox = await outboxEntries(t.pool);
     const stored = await streamMessageCount(nc, config.stream);
     console.log(
-      `relay kills: ${kills} (${killedPastCheckpoint} with acknowledged messages past the checkpoint); publishes ${publishes.seen.count}, stream messages ${stored}, outbox rows ${outbox.length}`,
+      `relay kills: ${kills} (${killedPastCheckpoint} mid-batch with a published message past the checkpoint); publishes ${publishes.seen.count}, stream messages ${stored}, outbox rows ${outbox.length}`,
     );
     expect(kills).toBe(10);
+    expect(killedPastCheckpoint).toBeGreaterThan(0);
     expect(stored).toBe(outbox.length);
     // Re-published after the kills, and dropped by JetStream: the de-duplication at work.
     expect(publishes.seen.count).toBeGreaterThan(stored);
     const received = await consumeAll(nc, config.stream, outbox.length);
     await expectEveryEventOnceInAggregateOrder(t.pool, received, config.subjectPrefix);
-  }, 300_000);
+  }, 600_000);
 });
 
 describe('two relays at once', () => {
