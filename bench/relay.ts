@@ -27,7 +27,7 @@ function benchRelayConfig(): RelayConfig {
     natsUrl: NATS_URL,
     stream: `PARALLAX_BENCH_${id}`,
     subjectPrefix: `pbench.${id}.events`,
-    batchSize: 1000,
+    batchSize: 4000,
     duplicateWindowMs: 120_000,
     maxAgeMs: 0,
     maxBytes: 0,

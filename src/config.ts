@@ -195,7 +195,7 @@ function relayConfig(env: NodeJS.ProcessEnv, leaseMs: number): RelayConfig | und
     natsUrl,
     stream,
     subjectPrefix,
-    batchSize: intFrom(env, 'RELAY_BATCH_SIZE', 1000, 1, 100_000),
+    batchSize: intFrom(env, 'RELAY_BATCH_SIZE', 4000, 1, 100_000),
     duplicateWindowMs,
     maxAgeMs: intFrom(env, 'NATS_STREAM_MAX_AGE_MS', 0, 0, 3_153_600_000_000),
     maxBytes: intFrom(env, 'NATS_STREAM_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
