@@ -6,6 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { catchUpBenchmark, lagBenchmark, notifyBenchmark } from './projections.ts';
 import { fanOutBenchmark, n1Benchmark, readBenchmark, readYourWritesBenchmark } from './reads.ts';
+import { relayBenchmark } from './relay.ts';
 import { replayBenchmark } from './replay.ts';
 import {
   type Benchmark,
@@ -28,6 +29,7 @@ const ALL: Benchmark[] = [
   n1Benchmark,
   notifyBenchmark,
   catchUpBenchmark,
+  relayBenchmark,
 ];
 /** Run only when named: their figures are covered by the rows above. */
 const ON_REQUEST = new Set(['catch-up']);

@@ -12,6 +12,7 @@ import type { OutboxNotifier } from './outbox/notifier.ts';
 import type { ProjectionEngine } from './projections/engine.ts';
 import type { PositionWatcher } from './read/consistency.ts';
 import type { CursorCodec } from './read/cursor.ts';
+import type { OutboxRelay } from './relay/relay.ts';
 import type { CommandHooks } from './write/command.ts';
 
 export interface App {
@@ -35,4 +36,6 @@ export interface App {
   rateLimitStore?: RateLimitStore;
   /** Present where this process serves GraphQL: read-your-writes waits. */
   watcher?: PositionWatcher;
+  /** Present where this process may relay the outbox to NATS (projector role, NATS_URL set). */
+  relay?: OutboxRelay;
 }

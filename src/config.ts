@@ -42,6 +42,8 @@ export interface Config {
   jwt: JwtRules;
   /** What a process keeps for Redis while it is away (bus/redis.ts). */
   publishBuffer: { maxMessages: number; maxBytes: number };
+  /** The outbox relay to NATS JetStream (relay/); undefined when NATS_URL is unset. */
+  relay: RelayConfig | undefined;
 }
 
 export interface JwtRules {
@@ -53,6 +55,24 @@ export interface JwtRules {
   issuer: string | undefined;
   /** Required `aud` claim (one of them), when set. */
   audience: string | undefined;
+}
+
+export interface RelayConfig {
+  natsUrl: string;
+  /** JetStream stream that holds every event. */
+  stream: string;
+  /** Subjects are <prefix>.<aggregateType>.<aggregateId>.<eventType>. */
+  subjectPrefix: string;
+  /** Events per relay batch (one checkpoint update each). */
+  batchSize: number;
+  /** JetStream de-duplication window: must cover a relay crash plus the lease takeover. */
+  duplicateWindowMs: number;
+  /** Stream retention limits; 0 means unlimited. */
+  maxAgeMs: number;
+  maxBytes: number;
+  maxMsgs: number;
+  storage: 'file' | 'memory';
+  replicas: number;
 }
 
 export interface Limits {
@@ -220,6 +240,46 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxMessages: intFrom(env, 'PUBLISH_BUFFER_MESSAGES', 10_000, 0, 10_000_000),
       maxBytes: intFrom(env, 'PUBLISH_BUFFER_BYTES', 16 * 1024 * 1024, 0, 4 * 1024 * 1024 * 1024),
     },
+    relay: relayConfig(env, intFrom(env, 'PROJECTION_LEASE_MS', 5000, 300, 600_000)),
+  };
+}
+
+const SUBJECT_TOKEN = /^[A-Za-z0-9_-]+$/;
+
+function relayConfig(env: NodeJS.ProcessEnv, leaseMs: number): RelayConfig | undefined {
+  const natsUrl = env.NATS_URL || undefined;
+  if (!natsUrl) return undefined;
+  const stream = env.NATS_STREAM || 'PARALLAX_EVENTS';
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(stream)) {
+    throw new ConfigError(`NATS_STREAM must be 1 to 64 letters, digits, "_" or "-", got "${stream}"`);
+  }
+  const subjectPrefix = env.NATS_SUBJECT_PREFIX || 'parallax.events';
+  if (subjectPrefix.length > 200 || !subjectPrefix.split('.').every((t) => SUBJECT_TOKEN.test(t))) {
+    throw new ConfigError(
+      `NATS_SUBJECT_PREFIX must be dot-separated tokens of letters, digits, "_" or "-" (no wildcards), got "${subjectPrefix}"`,
+    );
+  }
+  const storage = env.NATS_STREAM_STORAGE || 'file';
+  if (storage !== 'file' && storage !== 'memory') {
+    throw new ConfigError(`NATS_STREAM_STORAGE must be file or memory, got "${storage}"`);
+  }
+  const duplicateWindowMs = intFrom(env, 'NATS_DUPLICATE_WINDOW_MS', 300_000, 1000, 86_400_000);
+  if (duplicateWindowMs < 4 * leaseMs) {
+    throw new ConfigError(
+      `NATS_DUPLICATE_WINDOW_MS (${duplicateWindowMs}) must be at least 4 × PROJECTION_LEASE_MS (${leaseMs}): a relay that takes over re-publishes what a crashed one published but did not checkpoint, and only the window drops those copies`,
+    );
+  }
+  return {
+    natsUrl,
+    stream,
+    subjectPrefix,
+    batchSize: intFrom(env, 'RELAY_BATCH_SIZE', 4000, 1, 100_000),
+    duplicateWindowMs,
+    maxAgeMs: intFrom(env, 'NATS_STREAM_MAX_AGE_MS', 0, 0, 3_153_600_000_000),
+    maxBytes: intFrom(env, 'NATS_STREAM_MAX_BYTES', 0, 0, Number.MAX_SAFE_INTEGER),
+    maxMsgs: intFrom(env, 'NATS_STREAM_MAX_MSGS', 0, 0, Number.MAX_SAFE_INTEGER),
+    storage,
+    replicas: intFrom(env, 'NATS_STREAM_REPLICAS', 1, 1, 5),
   };
 }
 

@@ -14,7 +14,7 @@ import { createLogger } from './observability/logger.ts';
 import { startTracing } from './observability/tracing.ts';
 import { PositionWatcher } from './read/consistency.ts';
 import { completeAllStreams } from './read/live.ts';
-import { commandContextFor, createApp, createEngine } from './runtime.ts';
+import { commandContextFor, createApp, createEngine, createRelay } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
 import { createHttpServer, readiness } from './server/http.ts';
 import { attachWebSocket } from './server/ws.ts';
@@ -64,6 +64,9 @@ async function main(): Promise<void> {
   if (config.role !== 'api') {
     app.engine = createEngine(app, db.url);
     await app.engine.start();
+    // NATS_URL set: the outbox relay runs here too (one process at a time, by lease).
+    app.relay = createRelay(app, db.url);
+    await app.relay?.start();
   }
 
   if (config.role !== 'projector') {
@@ -95,6 +98,7 @@ async function main(): Promise<void> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     // The engine finishes its batches in flight: nothing half-applied, nothing lost.
     await app.engine?.stop();
+    await app.relay?.stop();
     app.watcher?.stop();
     await bus.close();
     rateLimitRedis?.disconnect();

@@ -19,6 +19,8 @@ import { inlineProjectionsHook } from './projections/inline.ts';
 import type { Projection } from './projections/projection.ts';
 import { ALL_PROJECTIONS } from './projections/registry.ts';
 import { CursorCodec } from './read/cursor.ts';
+import { relayMetrics } from './relay/metrics.ts';
+import { OutboxRelay, type RelayOptions } from './relay/relay.ts';
 import type { CommandContext } from './write/command.ts';
 
 export function createApp(parts: {
@@ -33,6 +35,8 @@ export function createApp(parts: {
   const projections = parts.projections ?? ALL_PROJECTIONS;
   const inline = projections.filter((p) => projectionMode(parts.config, p.name) === 'INLINE');
   const metrics = new Metrics(parts.pool, parts.config);
+  // Relay lag is shown by every role (from the database), whether or not this process relays.
+  relayMetrics(metrics, parts.pool);
   return {
     config: parts.config,
     pool: parts.pool,
@@ -69,6 +73,27 @@ export function createEngine(
   });
 }
 
+/** The outbox relay to NATS JetStream (undefined when NATS_URL is unset). */
+export function createRelay(
+  app: App,
+  databaseUrl: string,
+  options: Partial<Omit<RelayOptions, 'pool' | 'databaseUrl' | 'log' | 'metrics'>> = {},
+): OutboxRelay | undefined {
+  const config = options.config ?? app.config.relay;
+  if (!config) return undefined;
+  return new OutboxRelay({
+    pool: app.pool,
+    databaseUrl,
+    log: app.log,
+    metrics: relayMetrics(app.metrics, app.pool),
+    config,
+    owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
+    leaseMs: app.config.projectionLeaseMs,
+    pollMs: app.config.projectionPollMs,
+    ...options,
+  });
+}
+
 /** How every entry point (GraphQL, seed, tests) runs commands on this app. */
 export function commandContextFor(app: App, subject: Subject, trace: TraceContext | null = null): CommandContext {
   const mode = app.config.outboxNotify;
@@ -81,6 +106,7 @@ export function commandContextFor(app: App, subject: Subject, trace: TraceContex
     notifyInTransaction: mode === 'transaction',
     onCommitted: () => {
       app.engine?.wakeAll();
+      app.relay?.wake();
       if (mode === 'after-commit') app.notifier.poke();
     },
   };

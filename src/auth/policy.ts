@@ -31,6 +31,7 @@ export const POLICY = {
     orderHistory: STAFF,
     projections: ADMIN,
     outbox: ADMIN,
+    relays: STAFF,
     verifyProjection: ADMIN,
   },
   Mutation: {

@@ -8,6 +8,7 @@ import './types/customer.ts';
 import './types/product.ts';
 import './types/order.ts';
 import './types/projection.ts';
+import './types/relay.ts';
 import './types/reads.ts';
 import './types/subscriptions.ts';
 import './types/audit.ts';

@@ -10,6 +10,7 @@ import { TokenService } from '../../src/auth/jwt.ts';
 import { type EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { TEST_JWT_SECRET } from '../support/app.ts';
+import { PrivateNatsServer, relayEnv, uniqueRelayConfig } from '../support/nats.ts';
 import { canConnect } from '../support/net.ts';
 import { listeningPort, type ParallaxProcess, spawnParallax, waitForOutput } from '../support/processes.ts';
 
@@ -41,6 +42,9 @@ export class FaultCluster {
   private postgres: EmbeddedDatabase | undefined;
   private redis: ChildProcess | undefined;
   private redisPort!: number;
+  /** The suite's own nats-server (restartable); every projector relays the outbox to it. */
+  nats!: PrivateNatsServer;
+  relayConfig!: ReturnType<typeof uniqueRelayConfig>;
 
   async start(options: { apis: number; projectors: number }): Promise<void> {
     this.dir = await mkdtemp(join(tmpdir(), 'parallax-faults-'));
@@ -50,6 +54,8 @@ export class FaultCluster {
     this.redisPort = await freePort();
     this.redisUrl = `redis://127.0.0.1:${this.redisPort}`;
     await this.startRedis();
+    this.nats = await PrivateNatsServer.start();
+    this.relayConfig = uniqueRelayConfig(this.nats.url);
     // Short connection timeout: the suite's own checks must not hang while PostgreSQL is down.
     this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: 6, connectionTimeoutMillis: 2_000 });
     this.pool.on('error', () => {});
@@ -70,6 +76,7 @@ export class FaultCluster {
       PROJECTION_LEASE_MS: String(LEASE_MS),
       PROJECTION_POLL_MS: '200',
       DATABASE_POOL_SIZE: '8',
+      ...(role === 'projector' ? relayEnv(this.relayConfig) : {}),
     };
   }
 
@@ -179,6 +186,7 @@ export class FaultCluster {
     await Promise.all(this.all.map((p) => p.exited));
     await this.pool?.end().catch(() => {});
     await this.stopRedis();
+    await this.nats?.close();
     await this.postgres?.stop().catch(() => {});
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }

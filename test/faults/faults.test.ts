@@ -4,7 +4,8 @@
 // position whenever their stream breaks. Faults, one kind per phase:
 //   projector SIGKILL (20×), PostgreSQL restart (3×), Redis restart (3×),
 //   API SIGKILL with open subscriptions (3×), a long-open transaction holding the
-//   outbox horizon (2×).
+//   outbox horizon (2×), NATS restart (2×) and SIGKILL of the projector running the
+//   outbox relay (3×); after those the stream holds every outbox event exactly once.
 // After each phase the clients hold, the projections catch up, and the checker
 // compares the ledger, the write tables, the outbox, every read model and every
 // subscriber. Recovery times come from a probe command after each fault: acknowledged,
@@ -18,19 +19,30 @@ import { comparePositions, decodePosition } from '../../src/outbox/position.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../../src/projections/projection.ts';
 import { pgSql } from '../../src/projections/sql.ts';
+import { consumeAll, natsConnect } from '../support/nats.ts';
 import { caughtUp, until } from '../support/projections.ts';
+import { expectEveryEventOnceInAggregateOrder, outboxEntries, relayCaughtUp, relayPosition } from '../support/relay.ts';
 import { type CheckReport, check } from './checker.ts';
 import { FaultCluster } from './cluster.ts';
 import { type Catalogue, LoadDriver, send } from './driver.ts';
 import { ResumingSubscriber } from './subscribers.ts';
 
-type Fault = 'projectorKill' | 'postgresRestart' | 'redisRestart' | 'apiKill' | 'longTransaction';
+type Fault =
+  | 'projectorKill'
+  | 'postgresRestart'
+  | 'redisRestart'
+  | 'apiKill'
+  | 'longTransaction'
+  | 'natsRestart'
+  | 'relayKill';
 
 const CLIENTS = 12;
 const PROJECTOR_KILLS = 20;
 const RESTARTS = 3;
 const API_KILLS = 3;
 const LONG_TRANSACTIONS = 2;
+const NATS_RESTARTS = 2;
+const RELAY_KILLS = 3;
 
 const cluster = new FaultCluster();
 let driver: LoadDriver;
@@ -42,6 +54,8 @@ const recovery: Record<Fault, number[]> = {
   redisRestart: [],
   apiKill: [],
   longTransaction: [],
+  natsRestart: [],
+  relayKill: [],
 };
 const checks: { phase: string; report: CheckReport }[] = [];
 
@@ -118,6 +132,22 @@ async function recovered(kind: Fault, since: number): Promise<void> {
     }));
     throw new Error(`${error.message}; subscribers: ${JSON.stringify(state)}`);
   });
+  recovery[kind].push(Date.now() - since);
+  console.log(`${kind} #${recovery[kind].length}: recovered in ${Date.now() - since} ms`);
+}
+
+/** Recovered: a new command's events are in the stream (the relay checkpointed past them). */
+async function relayRecovered(kind: Fault, since: number): Promise<void> {
+  const probe = await driver.probe();
+  const target = decodePosition(probe.position);
+  await until(
+    `the relay to publish the probe after ${kind}`,
+    async () => {
+      const position = await relayPosition(cluster.pool).catch(() => undefined);
+      return position !== undefined && comparePositions(position, target) >= 0;
+    },
+    90_000,
+  );
   recovery[kind].push(Date.now() - since);
   console.log(`${kind} #${recovery[kind].length}: recovered in ${Date.now() - since} ms`);
 }
@@ -294,6 +324,57 @@ describe(`faults under ${CLIENTS} writing clients`, () => {
       await recovered('longTransaction', Date.now());
     }
     await checkPhase('long transactions');
+  }, 300_000);
+
+  it(`NATS restart ×${NATS_RESTARTS} and relay SIGKILL ×${RELAY_KILLS}: commands unaffected, lag recovers, the stream holds every event once`, async () => {
+    for (let i = 0; i < NATS_RESTARTS; i++) {
+      const stoppedAt = Date.now();
+      await cluster.nats.down();
+      try {
+        // Commands go on; the relay's lag grows and names the failure.
+        await until(
+          'commands to be acknowledged while NATS is down',
+          async () => ackedBetween(stoppedAt, Date.now()) > 5,
+        );
+        await until('the relay lag to show', async () => {
+          const result = await gql('{ relays { lagEvents lastError } }');
+          const [relay] = (result.data?.relays ?? []) as { lagEvents: number; lastError: string | null }[];
+          return relay !== undefined && relay.lagEvents > 0 && relay.lastError !== null;
+        });
+      } finally {
+        await cluster.nats.up();
+      }
+      await relayRecovered('natsRestart', Date.now());
+    }
+    for (let i = 0; i < RELAY_KILLS; i++) {
+      // A survivor must be running: the takeover is measured, not a process start.
+      await until('two projectors to run', async () => cluster.startedProjectors().length >= 2, 120_000);
+      const result = await gql('{ relays { owner } }');
+      const owner = ((result.data?.relays ?? []) as { owner: string | null }[])[0]?.owner;
+      const pid = Number(owner?.split(':').at(-2));
+      const victim = cluster.startedProjectors().find((p) => p.child.pid === pid);
+      expect(victim, `the relay's owner ${owner} is a running projector`).toBeDefined();
+      const killedAt = Date.now();
+      await cluster.kill(victim!);
+      const replacement = cluster.startProjector();
+      await relayRecovered('relayKill', killedAt);
+      await replacement;
+    }
+    await checkPhase('NATS restarts and relay kills');
+    await driver.pause();
+    try {
+      await relayCaughtUp(cluster.pool, 90_000);
+      const nc = await natsConnect(cluster.nats.url);
+      try {
+        const outbox = await outboxEntries(cluster.pool);
+        const received = await consumeAll(nc, cluster.relayConfig.stream, outbox.length);
+        await expectEveryEventOnceInAggregateOrder(cluster.pool, received, cluster.relayConfig.subjectPrefix);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      driver.resume();
+    }
   }, 300_000);
 
   it('final ledger: every acknowledged command everywhere exactly once, figures written', async () => {

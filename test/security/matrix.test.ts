@@ -78,6 +78,7 @@ const CASES: Record<Root, Record<string, (w: World, side: Side) => Op>> = {
     }),
     projections: () => ({ query: '{ projections { name } }' }),
     outbox: () => ({ query: '{ outbox { head } }' }),
+    relays: () => ({ query: '{ relays { name lagEvents } }' }),
     verifyProjection: () => ({ query: '{ verifyProjection(name: order_analytics) { rowsChecked } }' }),
   },
   Mutation: {
