@@ -70,6 +70,22 @@ async function blockedOn(t: TestApp, text: string): Promise<void> {
 
 const REBUILD = `mutation($name: ProjectionName!) { rebuildProjection(input: { name: $name }) { __typename } }`;
 
+function rebuild(t: TestApp, name: string) {
+  return t.request({ query: REBUILD, variables: { name } }, { authorization: `Bearer ${t.adminToken}` });
+}
+
+/** Waits until no rebuild is in progress (the last one swapped in). */
+function noRebuildRunning(t: TestApp, what: string, timeoutMs?: number) {
+  return until(
+    what,
+    async () => {
+      const { rowCount } = await t.pool.query('SELECT 1 FROM projection_rebuilds');
+      return rowCount === 0;
+    },
+    timeoutMs,
+  );
+}
+
 describe('a STALLED projection', () => {
   let t: TestApp;
   let catalogue: Catalogue;
@@ -155,10 +171,7 @@ describe('a STALLED rebuild shadow', () => {
     });
     await orderFor(t, catalogue, 0);
     await caughtUp(t.pool);
-    const started = await t.request(
-      { query: REBUILD, variables: { name: 'order_search' } },
-      { authorization: `Bearer ${t.adminToken}` },
-    );
+    const started = await rebuild(t, 'order_search');
     expect(started.json.errors).toBeUndefined();
     await until('the shadow to stall', async () => {
       const shadow = (await readCheckpoints(pgSql(t.pool))).find((c) => c.name === 'order_search#rebuild');
@@ -177,14 +190,7 @@ describe('a STALLED rebuild shadow', () => {
     );
     expect(search?.rebuild).toEqual({ stalled: true, lastError: 'the shadow cannot index' });
     const runBefore = (await t.pool.query('SELECT run_id FROM projection_rebuilds')).rows;
-    expect(
-      (
-        await t.request(
-          { query: REBUILD, variables: { name: 'order_search' } },
-          { authorization: `Bearer ${t.adminToken}` },
-        )
-      ).json.errors,
-    ).toBeUndefined();
+    expect((await rebuild(t, 'order_search')).json.errors).toBeUndefined();
     const runAfter = (await t.pool.query('SELECT run_id FROM projection_rebuilds')).rows;
     expect(runAfter).toHaveLength(1);
     expect(runAfter).not.toEqual(runBefore);
@@ -272,10 +278,7 @@ describe('INLINE order_list_view', () => {
     try {
       await holder.query('BEGIN');
       await holder.query(`SELECT 1 FROM projection_versions WHERE name = 'order_list_view' FOR UPDATE`);
-      const started = await t.request(
-        { query: REBUILD, variables: { name: 'order_list_view' } },
-        { authorization: `Bearer ${t.adminToken}` },
-      );
+      const started = await rebuild(t, 'order_list_view');
       expect(started.json.errors).toBeUndefined();
       await blockedOn(t, 'projection_versions');
       pending = createOrder(adminContext(t.app), {
@@ -288,10 +291,7 @@ describe('INLINE order_list_view', () => {
       await holder.end();
     }
     const order = await pending!;
-    await until('the rebuild to finish', async () => {
-      const { rowCount } = await t.pool.query('SELECT 1 FROM projection_rebuilds');
-      return rowCount === 0;
-    });
+    await noRebuildRunning(t, 'the rebuild to finish');
     await caughtUp(t.pool);
     const { rows } = await t.pool.query('SELECT customer_name FROM order_list_view WHERE order_id = $1', [
       order.orderId,
@@ -392,8 +392,6 @@ describe('a rebuild started right after a swap', () => {
   afterAll(async () => t.close());
 
   it('keeps its own shadow schema and finishes, whatever the previous run drops after its commit', async () => {
-    const rebuild = (name: string) =>
-      t.request({ query: REBUILD, variables: { name } }, { authorization: `Bearer ${t.adminToken}` });
     // A table with a column of the read model's row type: dropping the retired table
     // (after the swap's commit) must drop that column, and waits while it is locked.
     await t.pool.query('CREATE TABLE swap_blocker (r customer_order_history)');
@@ -402,26 +400,16 @@ describe('a rebuild started right after a swap', () => {
     try {
       await holder.query('BEGIN');
       await holder.query('LOCK TABLE swap_blocker IN ACCESS SHARE MODE');
-      expect((await rebuild('customer_order_history')).json.errors).toBeUndefined();
-      await until('the first run to swap in', async () => {
-        const { rowCount } = await t.pool.query('SELECT 1 FROM projection_rebuilds');
-        return rowCount === 0;
-      });
+      expect((await rebuild(t, 'customer_order_history')).json.errors).toBeUndefined();
+      await noRebuildRunning(t, 'the first run to swap in');
       await blockedOn(t, 'DROP SCHEMA');
-      expect((await rebuild('customer_order_history')).json.errors).toBeUndefined();
+      expect((await rebuild(t, 'customer_order_history')).json.errors).toBeUndefined();
       await orderFor(t, catalogue, 0);
     } finally {
       await holder.query('ROLLBACK');
       await holder.end();
     }
-    await until(
-      'the second run to swap in',
-      async () => {
-        const { rowCount } = await t.pool.query('SELECT 1 FROM projection_rebuilds');
-        return rowCount === 0;
-      },
-      30_000,
-    );
+    await noRebuildRunning(t, 'the second run to swap in', 30_000);
     await caughtUp(t.pool);
     await expectReadModelsMatchWriteTables(t.pool);
     const { rows } = await t.pool.query(
@@ -465,15 +453,9 @@ describe('a rebuild whose shadow schema is gone', () => {
     const liveAfter = await t.pool.query('SELECT * FROM customer_order_history ORDER BY order_id');
     expect(liveAfter.rows).toEqual(liveBefore.rows);
     // Starting it again replaces the stalled run, and that one swaps in.
-    const again = await t.request(
-      { query: REBUILD, variables: { name: 'customer_order_history' } },
-      { authorization: `Bearer ${t.adminToken}` },
-    );
+    const again = await rebuild(t, 'customer_order_history');
     expect(again.json.errors).toBeUndefined();
-    await until('the new run to swap in', async () => {
-      const { rowCount } = await t.pool.query('SELECT 1 FROM projection_rebuilds');
-      return rowCount === 0;
-    });
+    await noRebuildRunning(t, 'the new run to swap in');
     await expectReadModelsMatchWriteTables(t.pool);
   });
 });
