@@ -199,7 +199,7 @@ async function givenHistory(t: TestApp): Promise<History> {
 async function outboxShape(t: TestApp) {
   const { rows } = await t.pool.query(
     `SELECT tx_id::text, seq::text, event_id::text, event_type, aggregate_type, aggregate_id::text, aggregate_version
-       FROM outbox ORDER BY tx_id, seq`,
+       FROM outbox ORDER BY outbox.tx_id, outbox.seq`,
   );
   return rows;
 }

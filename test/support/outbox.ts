@@ -29,7 +29,7 @@ export async function outboxSince(pool: pg.Pool, end: string): Promise<OutboxRow
     `SELECT seq::text AS "seq", tx_id::text AS "txId", event_id::text AS "eventId", event_type AS "eventType",
             aggregate_type AS "aggregateType", aggregate_id::text AS "aggregateId",
             aggregate_version AS "aggregateVersion", schema_version AS "schemaVersion", payload, actor
-       FROM outbox WHERE seq > $1::bigint ORDER BY seq`,
+       FROM outbox WHERE seq > $1::bigint ORDER BY outbox.seq`,
     [end],
   );
   return rows;
