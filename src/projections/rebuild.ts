@@ -194,19 +194,15 @@ export async function swapIn(
       await client.query('ROLLBACK');
       return 'busy';
     }
-    await client.query(`CREATE SCHEMA ${retired}`);
-    for (const table of projection.tables) {
-      await client.query(`ALTER TABLE public.${table} SET SCHEMA ${retired}`);
-      await client.query(`ALTER TABLE ${schema}.${table} SET SCHEMA public`);
-    }
-    // The shadow's customer copies replace the live ones in place: a row is updated, never
-    // deleted and inserted again, so an INLINE command reading it (FOR UPDATE) during the
-    // swap waits and then finds it, instead of finding nothing. Copies only the live side
-    // has (events past the checkpoint, applied inline) go, and come back when the engine
-    // applies those events to the new tables.
+    // The shadow's customer copies replace the live ones first, the tables move last: an
+    // INLINE command locks its customer copy (FOR UPDATE) before it writes the tables, so
+    // this is the commands' own lock order (the other order deadlocks with such a command).
+    // A copy is updated in place, never deleted and inserted again, so a command waiting
+    // on it finds it afterwards. Copies only the live side has (events past the checkpoint,
+    // applied inline) go, and come back when the engine applies those events to the new tables.
     await client.query(
       `INSERT INTO public.projection_customers AS p
-       SELECT * FROM ${schema}.projection_customers WHERE projection = $1
+       SELECT * FROM ${schema}.projection_customers WHERE projection = $1 ORDER BY customer_id
        ON CONFLICT (projection, customer_id) DO UPDATE
          SET name = EXCLUDED.name, email = EXCLUDED.email, version = EXCLUDED.version, erased = EXCLUDED.erased`,
       [name],
@@ -218,6 +214,11 @@ export async function swapIn(
                            WHERE s.projection = $1 AND s.customer_id = p.customer_id)`,
       [name],
     );
+    await client.query(`CREATE SCHEMA ${retired}`);
+    for (const table of projection.tables) {
+      await client.query(`ALTER TABLE public.${table} SET SCHEMA ${retired}`);
+      await client.query(`ALTER TABLE ${schema}.${table} SET SCHEMA public`);
+    }
     await client.query(
       `UPDATE projection_checkpoints SET tx_id = $2::xid8, seq = $3::bigint, events_applied = $4::bigint, updated_at = now()
         WHERE name = $1`,

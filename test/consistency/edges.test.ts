@@ -300,6 +300,40 @@ describe('INLINE order_list_view', () => {
     await expectReadModelsMatchWriteTables(t.pool);
   });
 
+  it('swaps while a command holds its customer copy and then writes the list, without a deadlock', async () => {
+    const { customerId } = await createCustomer(adminContext(t.app), { name: 'Lock Order', email: 'lo@example.com' });
+    await createOrder(adminContext(t.app), { customerId, items: [{ productId: catalogue.productIds[0]!, quantity: 2 }] });
+    await caughtUp(t.pool);
+    const logsBefore = t.logs.length;
+    // An INLINE command's lock order, statement by statement: its customer copy first
+    // (FOR UPDATE), then the list rows. It pauses between the two while the swap runs.
+    const command = new pg.Client({ connectionString: t.databaseUrl });
+    await command.connect();
+    try {
+      await command.query('BEGIN');
+      await command.query(
+        `SELECT 1 FROM projection_customers WHERE projection = 'order_list_view' AND customer_id = $1 FOR UPDATE`,
+        [customerId],
+      );
+      const started = await rebuild(t, 'order_list_view');
+      expect(started.json.errors).toBeUndefined();
+      await blockedOn(t, 'projection_customers');
+      // Swapping the tables first and the copies second made this statement and the swap wait
+      // on each other until PostgreSQL aborted one of them (40P01).
+      await command.query('SELECT count(*) FROM order_list_view WHERE customer_id = $1', [customerId]);
+      await command.query('COMMIT');
+    } finally {
+      await command.end();
+    }
+    await noRebuildRunning(t, 'the rebuild to finish');
+    // Neither side was PostgreSQL's deadlock victim: the command committed, the swap never failed.
+    expect(t.logs.slice(logsBefore).filter((l) => l.msg === 'rebuild swap failed; retrying')).toEqual([]);
+    const checkpoint = (await readCheckpoints(pgSql(t.pool))).find((c) => c.name === 'order_list_view');
+    expect(checkpoint?.state).toBe('LIVE');
+    await caughtUp(t.pool);
+    await expectReadModelsMatchWriteTables(t.pool);
+  });
+
   it('never hands a subscriber a position past a row that commits later with a lower position', async () => {
     const start = await orderFor(t, catalogue, 1);
     await caughtUp(t.pool);
