@@ -42,11 +42,26 @@ export class FaultCluster {
   private postgres: EmbeddedDatabase | undefined;
   private redis: ChildProcess | undefined;
   private redisPort!: number;
-  /** The suite's own nats-server (restartable); every projector relays the outbox to it. */
-  nats!: PrivateNatsServer;
-  relayConfig!: ReturnType<typeof uniqueRelayConfig>;
+  /**
+   * The suite's own nats-server (restartable); every projector relays the outbox to it.
+   * Only with `relay` on.
+   */
+  nats: PrivateNatsServer | undefined;
+  relayConfig: ReturnType<typeof uniqueRelayConfig> | undefined;
+  /** Given to every process (API and projector), after the cluster's own settings. */
+  private extraEnv: Record<string, string> = {};
 
-  async start(options: { apis: number; projectors: number }): Promise<void> {
+  /**
+   * `env`: extra environment for every process (e.g. PROJECTION_MODES). `relay`: start
+   * the private nats-server and have every projector run the outbox relay to it.
+   */
+  async start(options: {
+    apis: number;
+    projectors: number;
+    env?: Record<string, string>;
+    relay: boolean;
+  }): Promise<void> {
+    this.extraEnv = options.env ?? {};
     this.dir = await mkdtemp(join(tmpdir(), 'parallax-faults-'));
     await this.startPostgres();
     this.databaseUrl = this.postgres!.url;
@@ -54,8 +69,10 @@ export class FaultCluster {
     this.redisPort = await freePort();
     this.redisUrl = `redis://127.0.0.1:${this.redisPort}`;
     await this.startRedis();
-    this.nats = await PrivateNatsServer.start();
-    this.relayConfig = uniqueRelayConfig(this.nats.url);
+    if (options.relay) {
+      this.nats = await PrivateNatsServer.start();
+      this.relayConfig = uniqueRelayConfig(this.nats.url);
+    }
     // Short connection timeout: the suite's own checks must not hang while PostgreSQL is down.
     this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: 6, connectionTimeoutMillis: 2_000 });
     this.pool.on('error', () => {});
@@ -76,7 +93,10 @@ export class FaultCluster {
       PROJECTION_LEASE_MS: String(LEASE_MS),
       PROJECTION_POLL_MS: '200',
       DATABASE_POOL_SIZE: '8',
-      ...(role === 'projector' ? relayEnv(this.relayConfig) : {}),
+      // Without the relay, NATS_URL is cleared: one inherited from the test run's
+      // environment would start a relay to the shared server.
+      ...(role === 'projector' && this.relayConfig ? relayEnv(this.relayConfig) : { NATS_URL: '' }),
+      ...this.extraEnv,
     };
   }
 
