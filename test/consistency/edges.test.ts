@@ -302,7 +302,10 @@ describe('INLINE order_list_view', () => {
 
   it('swaps while a command holds its customer copy and then writes the list, without a deadlock', async () => {
     const { customerId } = await createCustomer(adminContext(t.app), { name: 'Lock Order', email: 'lo@example.com' });
-    await createOrder(adminContext(t.app), { customerId, items: [{ productId: catalogue.productIds[0]!, quantity: 2 }] });
+    await createOrder(adminContext(t.app), {
+      customerId,
+      items: [{ productId: catalogue.productIds[0]!, quantity: 2 }],
+    });
     await caughtUp(t.pool);
     const logsBefore = t.logs.length;
     // An INLINE command's lock order, statement by statement: its customer copy first
