@@ -25,7 +25,7 @@ import {
 import { PROJECTION_NAMES, type ProjectionName } from '../src/projections/projection.ts';
 import { rebuildsInProgress, startRebuild } from '../src/projections/rebuild.ts';
 import { ALL_PROJECTIONS } from '../src/projections/registry.ts';
-import { pgSql } from '../src/projections/sql.ts';
+import { pgSql } from '../src/db/sql.ts';
 import { projectionStatuses } from '../src/projections/status.ts';
 import { verifyProjection } from '../src/projections/verify.ts';
 import { replayRange } from '../src/relay/replay.ts';

@@ -1,8 +1,10 @@
 // The services one process shares: its pool, Prisma, tokens and logger. Built once by
 // main.ts (or a test) and handed to the GraphQL context and the projection engine.
+import type { Context as TraceContext } from '@opentelemetry/api';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { TokenService } from './auth/jwt.ts';
+import type { Subject } from './auth/subject.ts';
 import type { Bus } from './bus/bus.ts';
 import type { Config } from './config.ts';
 import type { PrismaClient } from './db/prisma.ts';
@@ -11,9 +13,9 @@ import type { Metrics } from './observability/metrics.ts';
 import type { OutboxNotifier } from './outbox/notifier.ts';
 import type { ProjectionEngine } from './projections/engine.ts';
 import type { PositionWatcher } from './read/consistency.ts';
-import type { CursorCodec } from './read/cursor.ts';
+import type { CursorCodec } from './read/paging.ts';
 import type { OutboxRelay } from './relay/relay.ts';
-import type { CommandHooks } from './write/command.ts';
+import type { CommandContext, CommandHooks } from './write/command.ts';
 
 export interface App {
   config: Config;
@@ -38,4 +40,22 @@ export interface App {
   watcher?: PositionWatcher;
   /** Present where this process may relay the outbox to NATS (projector role, NATS_URL set). */
   relay?: OutboxRelay;
+}
+
+/** How every entry point (GraphQL, seed, tests) runs commands on this app. */
+export function commandContextFor(app: App, subject: Subject, trace: TraceContext | null = null): CommandContext {
+  const mode = app.config.outboxNotify;
+  return {
+    prisma: app.prisma,
+    pool: app.pool,
+    subject,
+    trace,
+    hooks: app.hooks,
+    notifyInTransaction: mode === 'transaction',
+    onCommitted: () => {
+      app.engine?.wakeAll();
+      app.relay?.wake();
+      if (mode === 'after-commit') app.notifier.poke();
+    },
+  };
 }

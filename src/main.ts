@@ -4,6 +4,7 @@
 import './checkNodeVersion.ts';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { commandContextFor } from './app.ts';
 import { TokenService } from './auth/jwt.ts';
 import { createMemoryBus } from './bus/memory.ts';
 import { createRedisBus, createRedisClient } from './bus/redis.ts';
@@ -14,7 +15,7 @@ import { createLogger } from './observability/logger.ts';
 import { startTracing } from './observability/tracing.ts';
 import { PositionWatcher } from './read/consistency.ts';
 import { completeAllStreams } from './read/live.ts';
-import { commandContextFor, createApp, createEngine, createRelay } from './runtime.ts';
+import { createApp, createEngine, createRelay } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
 import { createHttpServer, readiness } from './server/http.ts';
 import { attachWebSocket } from './server/ws.ts';

@@ -1,12 +1,10 @@
 // Assembly shared by main.ts and the tests: the App services and the engine.
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Context as TraceContext } from '@opentelemetry/api';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { App } from './app.ts';
 import type { TokenService } from './auth/jwt.ts';
-import type { Subject } from './auth/subject.ts';
 import type { Bus } from './bus/bus.ts';
 import { type Config, projectionMode } from './config.ts';
 import { createPrisma } from './db/prisma.ts';
@@ -18,10 +16,9 @@ import { type EngineOptions, ProjectionEngine } from './projections/engine.ts';
 import { inlineProjectionsHook } from './projections/inline.ts';
 import type { Projection } from './projections/projection.ts';
 import { ALL_PROJECTIONS } from './projections/registry.ts';
-import { CursorCodec } from './read/cursor.ts';
+import { CursorCodec } from './read/paging.ts';
 import { relayMetrics } from './relay/metrics.ts';
 import { OutboxRelay, type RelayOptions } from './relay/relay.ts';
-import type { CommandContext } from './write/command.ts';
 
 export function createApp(parts: {
   config: Config;
@@ -92,22 +89,4 @@ export function createRelay(
     pollMs: app.config.projectionPollMs,
     ...options,
   });
-}
-
-/** How every entry point (GraphQL, seed, tests) runs commands on this app. */
-export function commandContextFor(app: App, subject: Subject, trace: TraceContext | null = null): CommandContext {
-  const mode = app.config.outboxNotify;
-  return {
-    prisma: app.prisma,
-    pool: app.pool,
-    subject,
-    trace,
-    hooks: app.hooks,
-    notifyInTransaction: mode === 'transaction',
-    onCommitted: () => {
-      app.engine?.wakeAll();
-      app.relay?.wake();
-      if (mode === 'after-commit') app.notifier.poke();
-    },
-  };
 }

@@ -5,7 +5,7 @@
 // customer id by the command handlers (`authorize`) and the read resolvers
 // (`ownerScope`), from the same table. A root field without a rule here fails the
 // schema build.
-import { Forbidden } from '../write/errors.ts';
+import { Forbidden } from '../errors.ts';
 import type { Subject, UserRole } from './subject.ts';
 
 /** 'all': any resource; 'own': only the subject's own customer and its orders; 'none': never. */

@@ -19,7 +19,7 @@ function isIntrospectionOnly(document: DocumentNode, operationName: string | nul
     (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
   );
   const op = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
-  if (!op || op.operation !== 'query') return false;
+  if (op?.operation !== 'query') return false;
   return op.selectionSet.selections.every((s) => s.kind === Kind.FIELD && INTROSPECTION.has(s.name.value));
 }
 

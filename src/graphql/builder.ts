@@ -5,9 +5,9 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { createGraphQLError } from 'graphql-yoga';
 import { ruleFor } from '../auth/policy.ts';
+import { Forbidden } from '../errors.ts';
 import type PrismaTypes from '../generated/pothos-prisma-types.ts';
 import { getDatamodel } from '../generated/pothos-prisma-types.ts';
-import { Forbidden } from '../write/errors.ts';
 import type { GraphQLContext } from './context.ts';
 import PolicyPlugin from './policyPlugin.ts';
 

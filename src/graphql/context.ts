@@ -1,10 +1,10 @@
 import type { Context as TraceContext } from '@opentelemetry/api';
 import type { App } from '../app.ts';
+import { commandContextFor } from '../app.ts';
 import { Unauthenticated } from '../auth/jwt.ts';
 import type { Subject } from '../auth/subject.ts';
 import type { Transport } from '../observability/metrics.ts';
 import type { Loaders } from '../read/loaders.ts';
-import { commandContextFor } from '../runtime.ts';
 import type { CommandContext } from '../write/command.ts';
 
 export interface GraphQLContext {

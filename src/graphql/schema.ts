@@ -1,6 +1,6 @@
 import { lexicographicSortSchema, printSchema } from 'graphql';
-import { instrumentMutations } from '../observability/graphql.ts';
 import { builder } from './builder.ts';
+import { instrumentMutations } from './observability.ts';
 import './types/scalars.ts';
 import './types/orderStatus.ts';
 import './types/errors.ts';

@@ -5,7 +5,6 @@ import { GraphQLError } from 'graphql';
 import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
 import { isDatabaseUnavailable, UNAVAILABLE } from '../db/unavailable.ts';
-import { useObservability } from '../observability/graphql.ts';
 import type { Transport } from '../observability/metrics.ts';
 import { contextFromCarrier } from '../observability/tracing.ts';
 import { createLoaders } from '../read/loaders.ts';
@@ -14,6 +13,7 @@ import { corsFor, graphiqlPage, isGraphiQLRequest, isSameOrigin, useGraphiQLGuar
 import { useReadModelFreshness } from './consistency.ts';
 import type { GraphQLContext } from './context.ts';
 import { useLimits } from './limits.ts';
+import { useObservability } from './observability.ts';
 import { schema } from './schema.ts';
 import { useSharedSubscriptions } from './sharedSubscriptions.ts';
 

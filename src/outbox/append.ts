@@ -2,9 +2,9 @@
 // the events exist if and only if the write-model change committed.
 import { randomUUID } from 'node:crypto';
 import { context, type Context as TraceContext, trace } from '@opentelemetry/api';
+import type { Sql } from '../db/sql.ts';
+import { type DomainEvent, type PendingEvent, SCHEMA_VERSIONS } from '../events/events.ts';
 import { carrierOf, endWithError, tracer } from '../observability/tracing.ts';
-import type { Sql } from '../projections/sql.ts';
-import { type DomainEvent, type PendingEvent, SCHEMA_VERSIONS } from '../write/events.ts';
 import type { Position } from './position.ts';
 
 export const OUTBOX_CHANNEL = 'parallax_outbox';

@@ -1,7 +1,8 @@
 // Checkpoint rows: where each projection is in the outbox, and whether it is LIVE or
 // STALLED. See the migration for why the row lock doubles as compare-and-set.
+
+import type { Sql } from '../db/sql.ts';
 import type { Position } from '../outbox/position.ts';
-import type { Sql } from './sql.ts';
 
 export type ProjectionState = 'LIVE' | 'STALLED' | 'REBUILDING';
 

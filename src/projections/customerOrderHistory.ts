@@ -3,11 +3,12 @@
 //
 // Set-based like order_list_view (see there): the batch's rows are loaded, changed in
 // memory event by event with the same guards, and written with a few statements.
+
+import type { Sql } from '../db/sql.ts';
+import type { OrderEvent, OrderLine } from '../events/order.ts';
 import type { StoredEvent } from '../outbox/append.ts';
-import type { OrderEvent, OrderLine } from '../write/order/events.ts';
 import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
 import type { Projection } from './projection.ts';
-import type { Sql } from './sql.ts';
 
 const NAME = 'customer_order_history';
 export const PREVIEW_LINES = 3;

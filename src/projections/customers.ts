@@ -8,10 +8,11 @@
 // a rename applied inline ahead of an older one is never undone), answers what a
 // projection copies into a new order at any point of the batch, and writes the copies
 // back in one statement.
+
+import type { Sql } from '../db/sql.ts';
+import type { CustomerEvent } from '../events/customer.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
-import type { CustomerEvent } from '../write/customer/events.ts';
-import type { Sql } from './sql.ts';
 
 export interface CustomerFacts {
   name: string | null;

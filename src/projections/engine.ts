@@ -12,11 +12,12 @@ import {
   type PositionMessage,
   type RebuildProgressMessage,
 } from '../bus/bus.ts';
+import { pgSql } from '../db/sql.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { batchParent, endWithError, tracer } from '../observability/tracing.ts';
 import { OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition, type Position } from '../outbox/position.ts';
-import { readCommitted } from '../outbox/sequencer.ts';
+import { readCommitted } from '../outbox/reader.ts';
 import { advanceCheckpoint, ensureCheckpoints, lockCheckpoint, recordFailure } from './checkpoints.ts';
 import { LEASE_CHANNEL, LeaseManager } from './leases.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
@@ -31,7 +32,6 @@ import {
   shadowSchema,
   swapIn,
 } from './rebuild.ts';
-import { pgSql } from './sql.ts';
 
 export interface EngineOptions {
   pool: pg.Pool;

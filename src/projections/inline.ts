@@ -7,9 +7,9 @@
 // while another process runs the projection ASYNC). Whatever the modes, each event's
 // effect is in the read model once.
 import type { TransactionClient } from '../db/prisma.ts';
+import { prismaSql } from '../db/sql.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import type { Projection } from './projection.ts';
-import { prismaSql } from './sql.ts';
 
 export function inlineProjectionsHook(projections: Projection[]) {
   return async (tx: TransactionClient, events: StoredEvent[]): Promise<void> => {

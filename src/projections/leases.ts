@@ -5,7 +5,7 @@
 // its leases at once and NOTIFYs, so the others take over without waiting.
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { pgSql, type Sql } from './sql.ts';
+import { pgSql, type Sql } from '../db/sql.ts';
 
 export const LEASE_CHANNEL = 'parallax_leases';
 

@@ -7,11 +7,12 @@
 // event's deltas are summed per bucket and added with one upsert (additive, so an
 // INLINE command adding to the same bucket at the same time loses nothing), then the
 // buckets an order left are dropped once empty.
+
+import type { Sql } from '../db/sql.ts';
+import type { OrderEvent } from '../events/order.ts';
 import type { StoredEvent } from '../outbox/append.ts';
-import type { OrderEvent } from '../write/order/events.ts';
 import { idKey } from './customers.ts';
 import type { Projection } from './projection.ts';
-import type { Sql } from './sql.ts';
 
 const NAME = 'order_analytics';
 

@@ -8,12 +8,13 @@
 // statements whatever the batch size: new rows, changed rows, new lines, and one
 // update per batch for the rows of created, renamed or erased customers. Every guard
 // asks for the order's next version, so the apply is idempotent.
+
+import type { Sql } from '../db/sql.ts';
+import type { OrderEvent, OrderLine } from '../events/order.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import { comparePositions, type Position } from '../outbox/position.ts';
-import type { OrderEvent, OrderLine } from '../write/order/events.ts';
 import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
-import type { Sql } from './sql.ts';
 
 const NAME = 'order_list_view' as const;
 

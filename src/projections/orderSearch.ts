@@ -4,11 +4,12 @@
 // Set-based like order_list_view (see there): the batch's rows are loaded, changed in
 // memory event by event with the same guards, and written with a few statements, so
 // each order's document is computed once per batch.
+
+import type { Sql } from '../db/sql.ts';
+import type { OrderEvent } from '../events/order.ts';
 import type { StoredEvent } from '../outbox/append.ts';
-import type { OrderEvent } from '../write/order/events.ts';
 import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
 import type { Projection } from './projection.ts';
-import type { Sql } from './sql.ts';
 
 const NAME = 'order_search';
 

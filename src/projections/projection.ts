@@ -1,6 +1,6 @@
+import type { Sql } from '../db/sql.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
-import type { Sql } from './sql.ts';
 
 export const PROJECTION_NAMES = [
   'order_list_view',

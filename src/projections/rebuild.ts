@@ -9,11 +9,11 @@
 // over, and move the live checkpoint to the shadow's position. Queries block for the
 // moment of the swap and then read the new tables; none sees an empty or partial list.
 import type pg from 'pg';
+import { pgSql, type Sql } from '../db/sql.ts';
 import { comparePositions } from '../outbox/position.ts';
-import { readCommitted } from '../outbox/sequencer.ts';
+import { readCommitted } from '../outbox/reader.ts';
 import { lockCheckpoint } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
-import { pgSql, type Sql } from './sql.ts';
 
 export const REBUILD_CHANNEL = 'parallax_rebuild';
 

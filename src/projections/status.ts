@@ -1,12 +1,12 @@
 // What operators see of each projection: the `projections` query (and later metrics).
 import type pg from 'pg';
 import { type Config, projectionMode } from '../config.ts';
+import { pgSql } from '../db/sql.ts';
 import { encodePosition } from '../outbox/position.ts';
-import { type HorizonHolder, headPosition, horizonHolders, lagAfter } from '../outbox/sequencer.ts';
+import { type HorizonHolder, headPosition, horizonHolders, lagAfter } from '../outbox/reader.ts';
 import { type ProjectionState, readCheckpoints } from './checkpoints.ts';
 import { PROJECTION_NAMES } from './projection.ts';
 import { rebuildsInProgress } from './rebuild.ts';
-import { pgSql } from './sql.ts';
 
 export interface ProjectionStatus {
   name: string;

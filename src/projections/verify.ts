@@ -2,8 +2,9 @@
 // row and field by field, with what the projection holds. Reads only (no locks that
 // block writes); run it when the projection has caught up, or expect the lag to show
 // up as differences.
+
+import type { Sql } from '../db/sql.ts';
 import type { ProjectionName } from './projection.ts';
-import type { Sql } from './sql.ts';
 
 interface Check {
   /** Table (or table set) compared, for the report. */

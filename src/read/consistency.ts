@@ -6,10 +6,10 @@
 import type pg from 'pg';
 import type { Bus, PositionMessage } from '../bus/bus.ts';
 import { CHANNELS } from '../bus/bus.ts';
+import { pgSql } from '../db/sql.ts';
 import { comparePositions, decodePosition, encodePosition, type Position, ZERO_POSITION } from '../outbox/position.ts';
-import { lagAfter } from '../outbox/sequencer.ts';
+import { lagAfter } from '../outbox/reader.ts';
 import { readCheckpoints } from '../projections/checkpoints.ts';
-import { pgSql } from '../projections/sql.ts';
 
 export class ConsistencyTimeout extends Error {
   override name = 'ConsistencyTimeout';

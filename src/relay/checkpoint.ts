@@ -1,7 +1,8 @@
 // relay_checkpoints rows: a relay's position in the outbox and its lease (see the
 // migration for why both live on one row and why the advance is the fence).
+
+import type { Sql } from '../db/sql.ts';
 import type { Position } from '../outbox/position.ts';
-import type { Sql } from '../projections/sql.ts';
 
 export interface RelayCheckpoint {
   name: string;

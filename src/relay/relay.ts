@@ -17,10 +17,10 @@
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { RelayConfig } from '../config.ts';
+import { pgSql } from '../db/sql.ts';
 import { OUTBOX_CHANNEL } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
-import { readCommitted } from '../outbox/sequencer.ts';
-import { pgSql } from '../projections/sql.ts';
+import { readCommitted } from '../outbox/reader.ts';
 import {
   advanceRelayCheckpoint,
   claimRelayLease,

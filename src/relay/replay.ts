@@ -9,9 +9,9 @@
 // de-duplicates by the Parallax-Event-Id header.
 import type pg from 'pg';
 import type { RelayConfig } from '../config.ts';
+import { pgSql } from '../db/sql.ts';
 import { comparePositions, type Position, ZERO_POSITION } from '../outbox/position.ts';
-import { readCommitted } from '../outbox/sequencer.ts';
-import { pgSql } from '../projections/sql.ts';
+import { readCommitted } from '../outbox/reader.ts';
 import { readRelayCheckpoint } from './checkpoint.ts';
 import { connectJetStream, ensureStream, publishInOrder } from './jetstream.ts';
 import { NATS_RELAY } from './relay.ts';

@@ -1,8 +1,8 @@
 // What operators see of each relay: the `relays` query, /metrics, /ops and the CLI.
 import type pg from 'pg';
+import { pgSql } from '../db/sql.ts';
 import { encodePosition } from '../outbox/position.ts';
-import { lagAfter } from '../outbox/sequencer.ts';
-import { pgSql } from '../projections/sql.ts';
+import { lagAfter } from '../outbox/reader.ts';
 import { readRelayCheckpoints } from './checkpoint.ts';
 
 export interface RelayStatus {

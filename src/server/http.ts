@@ -9,14 +9,14 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { App } from '../app.ts';
 import { readMigrations } from '../db/migrate.ts';
+import { pgSql } from '../db/sql.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { requestScope } from '../graphql/yoga.ts';
 import { ZERO_POSITION } from '../outbox/position.ts';
-import { lagAfter } from '../outbox/sequencer.ts';
+import { lagAfter } from '../outbox/reader.ts';
 import { readCheckpoints } from '../projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../projections/projection.ts';
-import { pgSql } from '../projections/sql.ts';
 
 /** Why a readiness check failed; the body never carries error text (it is logged instead). */
 export type ReadyCode =

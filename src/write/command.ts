@@ -6,12 +6,12 @@ import { context, SpanStatusCode, type Context as TraceContext, trace } from '@o
 import type pg from 'pg';
 import { actorId, type Subject } from '../auth/subject.ts';
 import type { PrismaClient, TransactionClient } from '../db/prisma.ts';
+import { pgSql, prismaSql, type Sql } from '../db/sql.ts';
+import { DomainError, Forbidden, ValidationError } from '../errors.ts';
+import type { PendingEvent } from '../events/events.ts';
 import { endWithError, tracer } from '../observability/tracing.ts';
 import { appendToOutbox, OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition } from '../outbox/position.ts';
-import { pgSql, prismaSql, type Sql } from '../projections/sql.ts';
-import { DomainError, Forbidden, ValidationError } from './errors.ts';
-import type { PendingEvent } from './events.ts';
 
 export interface CommandHooks {
   /** Runs inside the command's transaction after its events are appended (inline projections, tests). */

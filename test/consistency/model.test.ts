@@ -13,11 +13,12 @@
 // `npm run model -- --long` is the soak variant.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '../../src/errors.ts';
+import { ORDER_STATUSES, type OrderStatus } from '../../src/events/order.ts';
 import { PROJECTION_NAMES } from '../../src/projections/projection.ts';
 import { renameCustomer } from '../../src/write/customer/handle.ts';
-import { DomainError } from '../../src/write/errors.ts';
 import { addOrderItem, createOrder, updateOrderStatus } from '../../src/write/order/handle.ts';
-import { ORDER_STATUSES, type OrderStatus, TRANSITIONS } from '../../src/write/order/status.ts';
+import { TRANSITIONS } from '../../src/write/order/status.ts';
 import { type ApiInstance, modesFromMask, World } from './world.ts';
 
 const SEED = Number(process.env.MODEL_SEED ?? 14);

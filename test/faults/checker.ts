@@ -3,9 +3,9 @@
 // every read model against its recomputation (verifyProjection); every subscriber's
 // received changes (no duplicate, nothing missed).
 import type pg from 'pg';
+import { pgSql } from '../../src/db/sql.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../../src/projections/projection.ts';
-import { pgSql } from '../../src/projections/sql.ts';
 import { verifyProjection } from '../../src/projections/verify.ts';
 import type { LedgerEntry } from './driver.ts';
 import type { ResumingSubscriber } from './subscribers.ts';

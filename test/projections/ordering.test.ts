@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { pgSql } from '../../src/db/sql.ts';
 import type { StoredEvent } from '../../src/outbox/append.ts';
 import { comparePositions, type Position } from '../../src/outbox/position.ts';
-import { readCommitted } from '../../src/outbox/sequencer.ts';
+import { readCommitted } from '../../src/outbox/reader.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
-import { pgSql } from '../../src/projections/sql.ts';
 import { renameCustomer } from '../../src/write/customer/handle.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';

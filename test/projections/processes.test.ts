@@ -1,8 +1,8 @@
 // Projector processes that crash, and two of them at once: the read models still equal
 // a recomputation from the write tables, with every event applied exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgSql } from '../../src/db/sql.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
-import { pgSql } from '../../src/projections/sql.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { spawnProjector, waitForOutput } from '../support/processes.ts';
 import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/projections.ts';

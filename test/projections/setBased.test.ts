@@ -7,19 +7,19 @@
 // filtered by status exactly what its list holds after each batch.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgSql, type Sql } from '../../src/db/sql.ts';
+import { ORDER_STATUSES } from '../../src/events/order.ts';
 import type { StoredEvent } from '../../src/outbox/append.ts';
 import { ZERO_POSITION } from '../../src/outbox/position.ts';
-import { readCommitted } from '../../src/outbox/sequencer.ts';
+import { readCommitted } from '../../src/outbox/reader.ts';
 import { orderListViewProjection } from '../../src/projections/orderListView.ts';
 import { PROJECTION_NAMES, type ReadModelChange } from '../../src/projections/projection.ts';
 import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
-import { pgSql, type Sql } from '../../src/projections/sql.ts';
 import { verifyProjection } from '../../src/projections/verify.ts';
 import { classify } from '../../src/read/live.ts';
 import { orderViewFromRow } from '../../src/read/orderList.ts';
 import { eraseCustomer, renameCustomer } from '../../src/write/customer/handle.ts';
 import { addOrderItem, createOrder, updateOrderStatus } from '../../src/write/order/handle.ts';
-import { ORDER_STATUSES } from '../../src/write/order/status.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { until } from '../support/projections.ts';
 import { adminContext, type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';

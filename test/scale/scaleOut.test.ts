@@ -3,8 +3,8 @@
 // taken over within the lease timeout, a SIGTERMed one hands over at once, and
 // subscribers of a surviving API process miss nothing.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pgSql } from '../../src/db/sql.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
-import { pgSql } from '../../src/projections/sql.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import {
   listeningPort,

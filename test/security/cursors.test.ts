@@ -3,7 +3,7 @@
 // internal error; a real cursor still pages.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenService } from '../../src/auth/jwt.ts';
-import { CursorCodec } from '../../src/read/cursor.ts';
+import { CursorCodec } from '../../src/read/paging.ts';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from '../support/app.ts';
 import { givenCustomer, givenOrder, givenProduct } from '../support/fixtures.ts';
 import { caughtUp } from '../support/projections.ts';

@@ -1,13 +1,13 @@
 import type pg from 'pg';
 import { expect } from 'vitest';
+import { pgSql } from '../../src/db/sql.ts';
 import type { StoredEvent } from '../../src/outbox/append.ts';
 import { comparePositions, ZERO_POSITION } from '../../src/outbox/position.ts';
-import { headPosition } from '../../src/outbox/sequencer.ts';
+import { headPosition } from '../../src/outbox/reader.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import type { Projection } from '../../src/projections/projection.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../src/projections/projection.ts';
 import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
-import { pgSql } from '../../src/projections/sql.ts';
 import { verifyProjection } from '../../src/projections/verify.ts';
 
 export async function until<T>(

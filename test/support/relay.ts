@@ -1,8 +1,8 @@
 // Checks for the relay tests: what reached the stream against the outbox.
 import type pg from 'pg';
 import { expect } from 'vitest';
+import { pgSql } from '../../src/db/sql.ts';
 import { encodePosition } from '../../src/outbox/position.ts';
-import { pgSql } from '../../src/projections/sql.ts';
 import { readRelayCheckpoint } from '../../src/relay/checkpoint.ts';
 import { NATS_RELAY } from '../../src/relay/relay.ts';
 import { relayStatuses } from '../../src/relay/status.ts';

@@ -2,12 +2,12 @@
 // load, crash and equivalence tests. Domain rejections (invalid transitions, stale
 // versions) are part of the mix; anything else fails the run.
 import type { App } from '../../src/app.ts';
-import { commandContextFor } from '../../src/runtime.ts';
+import { commandContextFor } from '../../src/app.ts';
+import { DomainError } from '../../src/errors.ts';
+import { ORDER_STATUSES } from '../../src/events/order.ts';
 import type { CommandContext } from '../../src/write/command.ts';
 import { createCustomer, renameCustomer } from '../../src/write/customer/handle.ts';
-import { DomainError } from '../../src/write/errors.ts';
 import { addOrderItem, cancelOrder, createOrder, updateOrderStatus } from '../../src/write/order/handle.ts';
-import { ORDER_STATUSES } from '../../src/write/order/status.ts';
 import { createProduct } from '../../src/write/product/handle.ts';
 
 export function adminContext(app: App): CommandContext {

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransactionClient } from '../../src/db/prisma.ts';
-import { ValidationError } from '../../src/write/errors.ts';
+import { ValidationError } from '../../src/errors.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
 import { createTestApp, type GraphQLResponse, type TestApp } from '../support/app.ts';
 import { writeCounts } from '../support/db.ts';

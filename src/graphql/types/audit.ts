@@ -1,8 +1,8 @@
 // The audit trail: an order's events from the outbox with actor, time and type.
 import { maskEmail } from '../../auth/masking.ts';
 import type { Subject } from '../../auth/subject.ts';
-import { type AuditEvent, aggregateHistory } from '../../outbox/history.ts';
-import { isUuid } from '../../write/errors.ts';
+import { isUuid } from '../../errors.ts';
+import { type AuditEvent, aggregateHistory } from '../../outbox/audit.ts';
 import { builder } from '../builder.ts';
 
 /** Support sees email-like actors and email fields masked; admins see everything whole. */

@@ -6,7 +6,7 @@ import {
   NotFoundError,
   ValidationError,
   type ValidationIssue,
-} from '../../write/errors.ts';
+} from '../../errors.ts';
 import { builder } from '../builder.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
 

@@ -1,4 +1,4 @@
-import { ORDER_STATUSES } from '../../write/order/status.ts';
+import { ORDER_STATUSES } from '../../events/order.ts';
 import { builder } from '../builder.ts';
 
 export const OrderStatusEnum = builder.enumType('OrderStatus', {

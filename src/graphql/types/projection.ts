@@ -1,11 +1,12 @@
 import type { RebuildProgressMessage } from '../../bus/bus.ts';
+import { pgSql } from '../../db/sql.ts';
+import { Forbidden, NotFoundError } from '../../errors.ts';
 import { OUTBOX_CHANNEL } from '../../outbox/append.ts';
-import type { HorizonHolder } from '../../outbox/sequencer.ts';
+import type { HorizonHolder } from '../../outbox/reader.ts';
 import { resumeCheckpoint } from '../../projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../../projections/projection.ts';
 import { shadowCheckpoint, startRebuild } from '../../projections/rebuild.ts';
 import { ALL_PROJECTIONS } from '../../projections/registry.ts';
-import { pgSql } from '../../projections/sql.ts';
 import {
   type OutboxStatus,
   outboxStatus,
@@ -15,7 +16,6 @@ import {
 } from '../../projections/status.ts';
 import { type RowDifference, type VerificationReport, verifyProjection } from '../../projections/verify.ts';
 import { rebuildProgress } from '../../read/live.ts';
-import { Forbidden, NotFoundError } from '../../write/errors.ts';
 import { builder } from '../builder.ts';
 import { resultUnion } from './mutationResult.ts';
 

@@ -2,10 +2,10 @@
 // the batch that made them committed (so a query can already see what arrives).
 import { createGraphQLError } from 'graphql-yoga';
 import type { PositionMessage } from '../../bus/bus.ts';
+import { isUuid } from '../../errors.ts';
 import { InvalidPositionToken } from '../../outbox/position.ts';
 import { type OrderListChange, orderListChanges, projectionPositions } from '../../read/live.ts';
 import { createLoaders } from '../../read/loaders.ts';
-import { isUuid } from '../../write/errors.ts';
 import { builder } from '../builder.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
 import { ProjectionNameEnum, ProjectionStateEnum } from './projection.ts';

@@ -1,6 +1,6 @@
-import { assertNever, checkName, Issues, NotFoundError } from '../errors.ts';
+import { assertNever, checkName, Issues, NotFoundError } from '../../errors.ts';
+import type { CustomerEvent } from '../../events/customer.ts';
 import type { CustomerCommand, CustomerState } from './commands.ts';
-import type { CustomerEvent } from './events.ts';
 
 // Deliberately simple: one @, no spaces, a dot in the domain. Real verification is a mail.
 const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,255}\.[^\s@]{1,63}$/;

@@ -20,8 +20,8 @@
 import type pg from 'pg';
 import { actorId } from '../../auth/subject.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
-import { isUuid } from '../errors.ts';
-import { PERSONAL_DATA } from '../events.ts';
+import { isUuid } from '../../errors.ts';
+import { PERSONAL_DATA } from '../../events/events.ts';
 
 export const ERASED_MARK = '[erased]';
 

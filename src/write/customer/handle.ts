@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { authorize } from '../../auth/policy.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
+import { assertId, assertNever } from '../../errors.ts';
+import type { CustomerEvent } from '../../events/customer.ts';
+import type { PendingEvent } from '../../events/events.ts';
 import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
-import { assertId, assertNever } from '../errors.ts';
-import type { PendingEvent } from '../events.ts';
 import type { CustomerState } from './commands.ts';
 import { decideCustomer } from './decide.ts';
 import { forgetCustomer } from './erasure.ts';
-import type { CustomerEvent } from './events.ts';
 
 export type CustomerResult = CommandResult<{ customerId: string; version: number }>;
 

@@ -1,4 +1,4 @@
-import type { OrderStatus } from './status.ts';
+import type { OrderStatus } from '../../events/order.ts';
 
 export interface LineInput {
   productId: string;

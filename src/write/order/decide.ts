@@ -1,6 +1,6 @@
-import { assertNever, ConcurrencyConflict, InvalidTransition, Issues, NotFoundError } from '../errors.ts';
+import { assertNever, ConcurrencyConflict, InvalidTransition, Issues, NotFoundError } from '../../errors.ts';
+import type { OrderEvent, OrderLine } from '../../events/order.ts';
 import type { LineInput, OrderCommand, OrderDecisionContext, OrderState } from './commands.ts';
-import type { OrderEvent, OrderLine } from './events.ts';
 import { TRANSITIONS } from './status.ts';
 
 export const QUANTITY_MIN = 1;

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { authorize } from '../../auth/policy.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
+import { prismaSql, type Sql } from '../../db/sql.ts';
+import { assertId, assertNever, NotFoundError, ValidationError } from '../../errors.ts';
+import type { PendingEvent } from '../../events/events.ts';
+import type { OrderEvent, OrderStatus } from '../../events/order.ts';
 import type { Order } from '../../generated/prisma/client.ts';
-import { prismaSql, type Sql } from '../../projections/sql.ts';
 import { type CommandContext, type CommandResult, runCommand, runSqlCommand } from '../command.ts';
-import { assertId, assertNever, NotFoundError, ValidationError } from '../errors.ts';
-import type { PendingEvent } from '../events.ts';
 import type { LineInput, OrderCommand, OrderDecisionContext, OrderState, ProductFacts } from './commands.ts';
 import { decideOrder } from './decide.ts';
-import type { OrderEvent } from './events.ts';
-import type { OrderStatus } from './status.ts';
 
 /**
  * `order` is the order as the command left it, when the command wrote it all (a new

@@ -1,5 +1,4 @@
-export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const;
-export type OrderStatus = (typeof ORDER_STATUSES)[number];
+import type { OrderStatus } from '../../events/order.ts';
 
 /** The status machine: PENDING → CONFIRMED → SHIPPED → DELIVERED; CANCELLED from PENDING or CONFIRMED. */
 export const TRANSITIONS: Record<OrderStatus, OrderStatus[]> = {

@@ -1,5 +1,5 @@
-import { checkName, Issues, ValidationError } from '../errors.ts';
-import type { ProductEvent } from './events.ts';
+import { checkName, Issues, ValidationError } from '../../errors.ts';
+import type { ProductEvent } from '../../events/product.ts';
 
 export interface CreateProduct {
   type: 'CreateProduct';

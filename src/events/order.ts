@@ -1,4 +1,6 @@
-import type { OrderStatus } from './status.ts';
+/** Every status an order can have (the status machine itself is the write side's: write/order/status.ts). */
+export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 /** An order line as events carry it: product facts are copied in (products never change). */
 export interface OrderLine {

@@ -1,8 +1,8 @@
 // The envelope every domain event travels in, from decide() to the outbox and on to
 // the projections. `type` equals the TypeScript type name of the event.
-import type { CustomerEvent } from './customer/events.ts';
-import type { OrderEvent } from './order/events.ts';
-import type { ProductEvent } from './product/events.ts';
+import type { CustomerEvent } from './customer.ts';
+import type { OrderEvent } from './order.ts';
+import type { ProductEvent } from './product.ts';
 
 export type DomainEvent = CustomerEvent | ProductEvent | OrderEvent;
 export type AggregateType = 'Customer' | 'Product' | 'Order';

@@ -4,7 +4,7 @@
 // in SQL, because the two drivers return int8 differently.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { TransactionClient } from '../db/prisma.ts';
+import type { TransactionClient } from './prisma.ts';
 
 export interface Sql {
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>;

@@ -7,8 +7,8 @@ import { typeBrandKey } from '@pothos/core';
 import { type DocumentNode, GraphQLError, type GraphQLSchema, getOperationAST, isObjectType } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { actorId, type Subject } from '../auth/subject.ts';
-import type { GraphQLContext } from '../graphql/context.ts';
-import { tracer } from './tracing.ts';
+import { tracer } from '../observability/tracing.ts';
+import type { GraphQLContext } from './context.ts';
 
 /** The subject's id for logs (the same one the outbox records as the actor). */
 export function subjectId(subject: Subject | null): string | null {

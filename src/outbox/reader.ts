@@ -10,8 +10,8 @@
 // The cost: one long transaction anywhere in the cluster holds every reader at its
 // xmin (see horizonHolder).
 
-import type { Sql } from '../projections/sql.ts';
-import type { DomainEvent } from '../write/events.ts';
+import type { Sql } from '../db/sql.ts';
+import type { DomainEvent } from '../events/events.ts';
 import type { StoredEvent } from './append.ts';
 import type { Position } from './position.ts';
 
