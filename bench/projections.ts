@@ -121,7 +121,7 @@ export const catchUpBenchmark: Benchmark = {
     const events = Number((await app.pool.query('SELECT count(*) FROM outbox')).rows[0].count);
     const perProjection: Record<string, { seconds: number; eventsPerSecond: number }> = {};
     for (const name of PROJECTION_NAMES) {
-      const { ALL_PROJECTIONS } = await import('../src/projections/registry.ts');
+      const { ALL_PROJECTIONS } = await import('../src/readModels/registry.ts');
       const projection = ALL_PROJECTIONS.find((p) => p.name === name)!;
       app.engine = createEngine(app, app.config.databaseUrl!, { projections: [projection] });
       const t0 = performance.now();

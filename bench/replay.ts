@@ -6,7 +6,7 @@
 // the rest of the suite.
 import { loadavg } from 'node:os';
 import pg from 'pg';
-import { ALL_PROJECTIONS } from '../src/projections/registry.ts';
+import { ALL_PROJECTIONS } from '../src/readModels/registry.ts';
 import { createEngine } from '../src/runtime.ts';
 import { givenCatalogue, runWorkload } from '../test/support/workload.ts';
 import { type Benchmark, benchApp, closeApp, freshDatabase } from './support.ts';

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { migrate } from '../src/db/migrate.ts';
+import { pgSql } from '../src/db/sql.ts';
 import {
   decodePosition,
   encodePosition,
@@ -24,10 +25,8 @@ import {
 } from '../src/outbox/position.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../src/projections/projection.ts';
 import { rebuildsInProgress, startRebuild } from '../src/projections/rebuild.ts';
-import { ALL_PROJECTIONS } from '../src/projections/registry.ts';
-import { pgSql } from '../src/db/sql.ts';
 import { projectionStatuses } from '../src/projections/status.ts';
-import { verifyProjection } from '../src/projections/verify.ts';
+import { ALL_PROJECTIONS, verifyProjection } from '../src/readModels/registry.ts';
 import { replayRange } from '../src/relay/replay.ts';
 import { relayStatuses } from '../src/relay/status.ts';
 

@@ -14,7 +14,7 @@ import { createGraphQLServer } from './graphql/yoga.ts';
 import { createLogger } from './observability/logger.ts';
 import { startTracing } from './observability/tracing.ts';
 import { PositionWatcher } from './read/consistency.ts';
-import { completeAllStreams } from './read/live.ts';
+import { completeAllStreams } from './readModels/orderListView/live.ts';
 import { createApp, createEngine, createRelay } from './runtime.ts';
 import { SEED_ADMIN, seedIfEmpty } from './seed.ts';
 import { createHttpServer, readiness } from './server/http.ts';

@@ -15,8 +15,8 @@ import { OutboxNotifier } from './outbox/notifier.ts';
 import { type EngineOptions, ProjectionEngine } from './projections/engine.ts';
 import { inlineProjectionsHook } from './projections/inline.ts';
 import type { Projection } from './projections/projection.ts';
-import { ALL_PROJECTIONS } from './projections/registry.ts';
 import { CursorCodec } from './read/paging.ts';
+import { ALL_PROJECTIONS } from './readModels/registry.ts';
 import { relayMetrics } from './relay/metrics.ts';
 import { OutboxRelay, type RelayOptions } from './relay/relay.ts';
 

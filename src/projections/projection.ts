@@ -17,12 +17,23 @@ export interface ReadModelChange {
   row: Record<string, unknown>;
 }
 
+/** One recomputation from the write tables and the read model's own rows, compared by key. */
+export interface VerificationCheck {
+  /** Table (or table set) compared, for the report. */
+  table: string;
+  key: string[];
+  expected: string;
+  actual: string;
+}
+
 export interface Projection {
   name: ProjectionName;
   /** Bumped when the read model's shape or meaning changes (rebuild). */
   version: number;
   /** Every table the read model owns (for rebuild and verification). */
   tables: string[];
+  /** How verification recomputes it from the write tables. */
+  checks: VerificationCheck[];
   /**
    * Applies events, in outbox order, inside the caller's transaction. Must not commit.
    * Idempotent: every row carries its aggregate's version and an event changes a row

@@ -1,7 +1,12 @@
 // Per-request DataLoaders: every per-row lookup of a request is batched into one query.
 import DataLoader from 'dataloader';
 import type pg from 'pg';
-import { getItemsByOrderIds, getOrdersByIds, type OrderView, type OrderViewItem } from './orderList.ts';
+import {
+  getItemsByOrderIds,
+  getOrdersByIds,
+  type OrderView,
+  type OrderViewItem,
+} from '../readModels/orderListView/queries.ts';
 
 export interface Loaders {
   orderById: DataLoader<string, OrderView | null>;

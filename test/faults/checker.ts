@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { pgSql } from '../../src/db/sql.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../../src/projections/projection.ts';
-import { verifyProjection } from '../../src/projections/verify.ts';
+import { verifyProjection } from '../../src/readModels/registry.ts';
 import type { LedgerEntry } from './driver.ts';
 import type { ResumingSubscriber } from './subscribers.ts';
 

@@ -4,7 +4,7 @@ import type { StoredEvent } from '../../src/outbox/append.ts';
 import { comparePositions, type Position } from '../../src/outbox/position.ts';
 import { readCommitted } from '../../src/outbox/reader.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
-import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
+import { ALL_PROJECTIONS } from '../../src/readModels/registry.ts';
 import { renameCustomer } from '../../src/write/customer/handle.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actorId } from '../../src/auth/subject.ts';
 import type { StoredEvent } from '../../src/outbox/append.ts';
-import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
+import { ALL_PROJECTIONS } from '../../src/readModels/registry.ts';
 import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import {

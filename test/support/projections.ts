@@ -7,8 +7,7 @@ import { headPosition } from '../../src/outbox/reader.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import type { Projection } from '../../src/projections/projection.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../../src/projections/projection.ts';
-import { ALL_PROJECTIONS } from '../../src/projections/registry.ts';
-import { verifyProjection } from '../../src/projections/verify.ts';
+import { ALL_PROJECTIONS, verifyProjection } from '../../src/readModels/registry.ts';
 
 export async function until<T>(
   what: string,

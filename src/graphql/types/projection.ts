@@ -6,7 +6,6 @@ import type { HorizonHolder } from '../../outbox/reader.ts';
 import { resumeCheckpoint } from '../../projections/checkpoints.ts';
 import { PROJECTION_NAMES } from '../../projections/projection.ts';
 import { shadowCheckpoint, startRebuild } from '../../projections/rebuild.ts';
-import { ALL_PROJECTIONS } from '../../projections/registry.ts';
 import {
   type OutboxStatus,
   outboxStatus,
@@ -14,8 +13,9 @@ import {
   projectionStatuses,
   type RebuildStatus,
 } from '../../projections/status.ts';
-import { type RowDifference, type VerificationReport, verifyProjection } from '../../projections/verify.ts';
-import { rebuildProgress } from '../../read/live.ts';
+import type { RowDifference, VerificationReport } from '../../projections/verify.ts';
+import { rebuildProgress } from '../../readModels/orderListView/live.ts';
+import { ALL_PROJECTIONS, verifyProjection } from '../../readModels/registry.ts';
 import { builder } from '../builder.ts';
 import { resultUnion } from './mutationResult.ts';
 

@@ -6,12 +6,18 @@ import { emailFor } from '../../auth/masking.ts';
 import { isAllowed, type Operation, ownerScope } from '../../auth/policy.ts';
 import type { Subject } from '../../auth/subject.ts';
 import { Forbidden, isUuid } from '../../errors.ts';
-import { type Bucket, getCustomerAnalytics, getOrderAnalytics } from '../../read/analytics.ts';
-import { getCustomerById } from '../../read/customers.ts';
-import { getCustomerOrderHistory, type HistoryEntry } from '../../read/history.ts';
-import { listOrders, type OrderView, type OrderViewItem } from '../../read/orderList.ts';
 import { badInput, pageSize } from '../../read/paging.ts';
-import { autocomplete, type SearchHit, type SearchResult, type Suggestion, searchOrders } from '../../read/search.ts';
+import { getCustomerOrderHistory, type HistoryEntry } from '../../readModels/customerOrderHistory/queries.ts';
+import { type Bucket, getCustomerAnalytics, getOrderAnalytics } from '../../readModels/orderAnalytics/queries.ts';
+import { getCustomerById } from '../../readModels/orderListView/customers.ts';
+import { listOrders, type OrderView, type OrderViewItem } from '../../readModels/orderListView/queries.ts';
+import {
+  autocomplete,
+  type SearchHit,
+  type SearchResult,
+  type Suggestion,
+  searchOrders,
+} from '../../readModels/orderSearch/queries.ts';
 import { builder } from '../builder.ts';
 import { ConsistencyInput, readFrom } from '../consistency.ts';
 import type { GraphQLContext } from '../context.ts';

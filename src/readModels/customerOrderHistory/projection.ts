@@ -4,11 +4,12 @@
 // Set-based like order_list_view (see there): the batch's rows are loaded, changed in
 // memory event by event with the same guards, and written with a few statements.
 
-import type { Sql } from '../db/sql.ts';
-import type { OrderEvent, OrderLine } from '../events/order.ts';
-import type { StoredEvent } from '../outbox/append.ts';
-import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
-import type { Projection } from './projection.ts';
+import type { Sql } from '../../db/sql.ts';
+import type { OrderEvent, OrderLine } from '../../events/order.ts';
+import type { StoredEvent } from '../../outbox/append.ts';
+import { CustomerCopies, idKey, isCustomerEvent } from '../../projections/customers.ts';
+import type { Projection } from '../../projections/projection.ts';
+import { checks } from './verify.ts';
 
 const NAME = 'customer_order_history';
 export const PREVIEW_LINES = 3;
@@ -176,6 +177,7 @@ export const customerOrderHistoryProjection: Projection = {
   name: NAME,
   version: 1,
   tables: ['customer_order_history'],
+  checks,
   async apply(sql, events) {
     const customers = await CustomerCopies.load(sql, NAME, events);
     const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');

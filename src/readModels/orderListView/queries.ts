@@ -1,8 +1,8 @@
 // Queries over order_list_view (and its items). Never the write tables.
 import type pg from 'pg';
-import { pgSql } from '../db/sql.ts';
-import { isUuid } from '../errors.ts';
-import type { CursorCodec } from './paging.ts';
+import { pgSql } from '../../db/sql.ts';
+import { isUuid } from '../../errors.ts';
+import type { CursorCodec } from '../../read/paging.ts';
 
 export interface OrderView {
   orderId: string;

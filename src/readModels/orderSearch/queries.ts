@@ -1,6 +1,6 @@
 // Full-text search, facets and autocomplete over order_search.
 import type pg from 'pg';
-import type { CursorCodec } from './paging.ts';
+import type { CursorCodec } from '../../read/paging.ts';
 
 /**
  * Turns user text into a prefix tsquery: every word must match the start of a

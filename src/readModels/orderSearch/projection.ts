@@ -5,11 +5,12 @@
 // memory event by event with the same guards, and written with a few statements, so
 // each order's document is computed once per batch.
 
-import type { Sql } from '../db/sql.ts';
-import type { OrderEvent } from '../events/order.ts';
-import type { StoredEvent } from '../outbox/append.ts';
-import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
-import type { Projection } from './projection.ts';
+import type { Sql } from '../../db/sql.ts';
+import type { OrderEvent } from '../../events/order.ts';
+import type { StoredEvent } from '../../outbox/append.ts';
+import { CustomerCopies, idKey, isCustomerEvent } from '../../projections/customers.ts';
+import type { Projection } from '../../projections/projection.ts';
+import { checks } from './verify.ts';
 
 const NAME = 'order_search';
 
@@ -224,6 +225,7 @@ export const orderSearchProjection: Projection = {
   name: NAME,
   version: 1,
   tables: ['order_search', 'order_search_terms'],
+  checks,
   async apply(sql, events) {
     const customers = await CustomerCopies.load(sql, NAME, events);
     const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');

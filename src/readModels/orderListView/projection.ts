@@ -9,12 +9,13 @@
 // update per batch for the rows of created, renamed or erased customers. Every guard
 // asks for the order's next version, so the apply is idempotent.
 
-import type { Sql } from '../db/sql.ts';
-import type { OrderEvent, OrderLine } from '../events/order.ts';
-import type { StoredEvent } from '../outbox/append.ts';
-import { comparePositions, type Position } from '../outbox/position.ts';
-import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
-import type { Projection, ReadModelChange } from './projection.ts';
+import type { Sql } from '../../db/sql.ts';
+import type { OrderEvent, OrderLine } from '../../events/order.ts';
+import type { StoredEvent } from '../../outbox/append.ts';
+import { comparePositions, type Position } from '../../outbox/position.ts';
+import { CustomerCopies, idKey, isCustomerEvent } from '../../projections/customers.ts';
+import type { Projection, ReadModelChange } from '../../projections/projection.ts';
+import { checks } from './verify.ts';
 
 const NAME = 'order_list_view' as const;
 
@@ -279,6 +280,7 @@ export const orderListViewProjection: Projection = {
   name: NAME,
   version: 1,
   tables: ['order_list_view', 'order_list_view_items'],
+  checks,
   async apply(sql, events) {
     const customers = await CustomerCopies.load(sql, NAME, events);
     const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');

@@ -8,11 +8,12 @@
 // INLINE command adding to the same bucket at the same time loses nothing), then the
 // buckets an order left are dropped once empty.
 
-import type { Sql } from '../db/sql.ts';
-import type { OrderEvent } from '../events/order.ts';
-import type { StoredEvent } from '../outbox/append.ts';
-import { idKey } from './customers.ts';
-import type { Projection } from './projection.ts';
+import type { Sql } from '../../db/sql.ts';
+import type { OrderEvent } from '../../events/order.ts';
+import type { StoredEvent } from '../../outbox/append.ts';
+import { idKey } from '../../projections/customers.ts';
+import type { Projection } from '../../projections/projection.ts';
+import { checks } from './verify.ts';
 
 const NAME = 'order_analytics';
 
@@ -214,6 +215,7 @@ export const orderAnalyticsProjection: Projection = {
   name: NAME,
   version: 1,
   tables: ['order_analytics', 'order_analytics_orders'],
+  checks,
   async apply(sql, events) {
     const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');
     if (!orderEvents.length) return;

@@ -9,9 +9,9 @@ import {
   type ChangeMessage,
   type PositionMessage,
   type RebuildProgressMessage,
-} from '../bus/bus.ts';
-import { comparePositions, decodePosition, type Position } from '../outbox/position.ts';
-import { ORDER_VIEW_COLUMNS, type OrderView, orderViewFromRow } from './orderList.ts';
+} from '../../bus/bus.ts';
+import { comparePositions, decodePosition, type Position } from '../../outbox/position.ts';
+import { ORDER_VIEW_COLUMNS, type OrderView, orderViewFromRow } from './queries.ts';
 
 export type ChangeKind = 'UPSERT' | 'REMOVE';
 

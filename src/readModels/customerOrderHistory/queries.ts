@@ -1,7 +1,7 @@
 // Queries over customer_order_history.
 import type pg from 'pg';
-import type { Page } from './orderList.ts';
-import type { CursorCodec } from './paging.ts';
+import type { CursorCodec } from '../../read/paging.ts';
+import type { Page } from '../orderListView/queries.ts';
 
 export interface HistoryEntry {
   customerId: string;
