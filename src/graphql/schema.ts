@@ -9,7 +9,10 @@ import './types/product.ts';
 import './types/order.ts';
 import './types/projection.ts';
 import './types/relay.ts';
-import './types/reads.ts';
+import '../readModels/orderListView/graphql.ts';
+import '../readModels/customerOrderHistory/graphql.ts';
+import '../readModels/orderSearch/graphql.ts';
+import '../readModels/orderAnalytics/graphql.ts';
 import './types/subscriptions.ts';
 import './types/audit.ts';
 

@@ -5,11 +5,12 @@ import type { PositionMessage } from '../../bus/bus.ts';
 import { isUuid } from '../../errors.ts';
 import { InvalidPositionToken } from '../../outbox/position.ts';
 import { createLoaders } from '../../read/loaders.ts';
+import { OrderViewRef } from '../../readModels/orderListView/graphql.ts';
 import { type OrderListChange, orderListChanges, projectionPositions } from '../../readModels/orderListView/live.ts';
 import { builder } from '../builder.ts';
+import { readScope } from '../reads.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
 import { ProjectionNameEnum, ProjectionStateEnum } from './projection.ts';
-import { OrderViewRef, readScope } from './reads.ts';
 
 builder.subscriptionType({
   description: 'Live read-model changes over SSE (graphql-sse) or WebSocket (graphql-ws) at /graphql.',
