@@ -1,15 +1,15 @@
 // order_search: a tsvector document per order (customer name, SKUs, product names; a
 // generated column, so every update re-indexes), facet columns, and autocomplete terms.
 //
-// Set-based like order_list_view (see there): the batch's rows are loaded, changed in
-// memory event by event with the same guards, and written with a few statements, so
-// each order's document is computed once per batch.
+// Set-based (projections/setBased.ts): `evolve` says what each order event does to a
+// row, the terms are child rows; each order's document is computed once per batch.
 
 import type { Sql } from '../../db/sql.ts';
 import type { OrderEvent } from '../../events/order.ts';
 import type { StoredEvent } from '../../outbox/append.ts';
-import { CustomerCopies, idKey, isCustomerEvent } from '../../projections/customers.ts';
+import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
+import { applySetBased, type SetBasedModel, type Table } from '../../projections/setBased.ts';
 import { checks } from './verify.ts';
 
 const NAME = 'order_search';
@@ -25,9 +25,26 @@ interface SearchRow {
   skus: string[];
   productNames: string[];
   version: number;
-  isNew: boolean;
-  changed: boolean;
 }
+
+// The document (a generated tsvector column) follows the row.
+const TABLE: Table<SearchRow> = {
+  name: NAME,
+  key: 'orderId',
+  columns: [
+    { field: 'orderId', column: 'order_id', type: 'uuid', fixed: true },
+    { field: 'customerId', column: 'customer_id', type: 'uuid', fixed: true },
+    // Set at creation, rewritten per customer (rewriteCustomers), never by an order event.
+    { field: 'customerName', column: 'customer_name', type: 'text', fixed: true },
+    { field: 'status', column: 'status', type: 'text' },
+    { field: 'totalCents', column: 'total_cents', type: 'bigint' },
+    { field: 'itemCount', column: 'item_count', type: 'int' },
+    { field: 'createdAt', column: 'created_at', type: 'timestamptz', fixed: true },
+    { field: 'skus', column: 'skus', type: 'text[]' },
+    { field: 'productNames', column: 'product_names', type: 'text[]' },
+    { field: 'version', column: 'version', type: 'int' },
+  ],
+};
 
 interface Term {
   orderId: string;
@@ -35,160 +52,70 @@ interface Term {
   term: string;
 }
 
-async function loadRows(sql: Sql, orderIds: string[]): Promise<Map<string, SearchRow>> {
-  const rows = new Map<string, SearchRow>();
-  if (!orderIds.length) return rows;
-  const found = await sql.query<{
-    order_id: string;
-    customer_id: string;
-    status: string;
-    total_cents: number;
-    item_count: number;
-    skus: string;
-    product_names: string;
-    version: number;
-  }>(
-    `SELECT order_id::text AS order_id, customer_id::text AS customer_id, status, total_cents::float8 AS total_cents,
-            item_count, array_to_json(skus)::text AS skus, array_to_json(product_names)::text AS product_names, version
-       FROM order_search WHERE order_id = ANY($1::uuid[])
-      ORDER BY order_id FOR UPDATE`,
-    [orderIds],
-  );
-  for (const r of found) {
-    rows.set(idKey(r.order_id), {
-      orderId: r.order_id,
-      customerId: r.customer_id,
-      customerName: null,
-      status: r.status,
-      totalCents: Number(r.total_cents),
-      itemCount: Number(r.item_count),
-      createdAt: '',
-      skus: JSON.parse(r.skus),
-      productNames: JSON.parse(r.product_names),
-      version: Number(r.version),
-      isNew: false,
-      changed: false,
-    });
+const TERMS: Table<Term> = {
+  name: 'order_search_terms',
+  key: 'orderId',
+  conflict: ['order_id', 'kind', 'term'],
+  columns: [
+    { field: 'orderId', column: 'order_id', type: 'uuid' },
+    { field: 'kind', column: 'kind', type: 'text' },
+    { field: 'term', column: 'term', type: 'text' },
+  ],
+};
+
+/** Autocomplete terms an applied event adds: the customer's name at creation, each line's product and SKU. */
+function termsOf(row: SearchRow, { event }: StoredEvent<OrderEvent>): Term[] {
+  const lines =
+    event.type === 'OrderCreated' ? event.data.items : event.type === 'OrderItemAdded' ? [event.data.item] : [];
+  const terms: Term[] = [];
+  if (event.type === 'OrderCreated' && row.customerName !== null) {
+    terms.push({ orderId: row.orderId, kind: 'customer', term: row.customerName });
   }
-  return rows;
+  for (const l of lines) terms.push({ orderId: row.orderId, kind: 'product', term: l.productName });
+  for (const l of lines) terms.push({ orderId: row.orderId, kind: 'sku', term: l.sku });
+  return terms;
 }
 
-function applyOrderEvent(
-  rows: Map<string, SearchRow>,
-  terms: Term[],
-  customers: CustomerCopies,
-  e: StoredEvent<OrderEvent>,
-): void {
-  const { event } = e;
-  const id = idKey(event.data.orderId);
-  const row = rows.get(id);
-  switch (event.type) {
-    case 'OrderCreated': {
-      if (row) return;
-      const { data } = event;
-      const customerName = customers.facts(data.customerId).name;
-      rows.set(id, {
-        orderId: data.orderId,
-        customerId: data.customerId,
-        customerName,
-        status: 'PENDING',
-        totalCents: data.totalCents,
-        itemCount: data.items.reduce((n, l) => n + l.quantity, 0),
-        createdAt: data.createdAt,
-        skus: data.items.map((l) => l.sku),
-        productNames: data.items.map((l) => l.productName),
-        version: e.aggregateVersion,
-        isNew: true,
-        changed: true,
-      });
-      if (customerName !== null) terms.push({ orderId: data.orderId, kind: 'customer', term: customerName });
-      for (const l of data.items) terms.push({ orderId: data.orderId, kind: 'product', term: l.productName });
-      for (const l of data.items) terms.push({ orderId: data.orderId, kind: 'sku', term: l.sku });
-      return;
+const model: SetBasedModel<SearchRow> = {
+  name: NAME,
+  table: TABLE,
+  evolve(row, e, { customers }) {
+    const { event } = e;
+    switch (event.type) {
+      case 'OrderCreated': {
+        const { data } = event;
+        return {
+          orderId: data.orderId,
+          customerId: data.customerId,
+          customerName: customers.facts(data.customerId).name,
+          status: 'PENDING',
+          totalCents: data.totalCents,
+          itemCount: data.items.reduce((n, l) => n + l.quantity, 0),
+          createdAt: data.createdAt,
+          skus: data.items.map((l) => l.sku),
+          productNames: data.items.map((l) => l.productName),
+          version: e.aggregateVersion,
+        };
+      }
+      case 'OrderItemAdded': {
+        if (!row) return undefined;
+        const { item } = event.data;
+        return {
+          ...row,
+          totalCents: event.data.totalCents,
+          itemCount: row.itemCount + item.quantity,
+          skus: [...row.skus, item.sku],
+          productNames: [...row.productNames, item.productName],
+        };
+      }
+      case 'OrderStatusChanged':
+      case 'OrderCancelled':
+        return row && { ...row, status: event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to };
     }
-    case 'OrderItemAdded': {
-      if (!row || row.version !== e.aggregateVersion - 1) return;
-      const { item } = event.data;
-      row.totalCents = event.data.totalCents;
-      row.itemCount += item.quantity;
-      row.skus = [...row.skus, item.sku];
-      row.productNames = [...row.productNames, item.productName];
-      row.version = e.aggregateVersion;
-      row.changed = true;
-      terms.push({ orderId: row.orderId, kind: 'product', term: item.productName });
-      terms.push({ orderId: row.orderId, kind: 'sku', term: item.sku });
-      return;
-    }
-    case 'OrderStatusChanged':
-    case 'OrderCancelled': {
-      if (!row || row.version !== e.aggregateVersion - 1) return;
-      row.status = event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to;
-      row.version = e.aggregateVersion;
-      row.changed = true;
-      return;
-    }
-  }
-}
-
-async function insertRows(sql: Sql, rows: SearchRow[]): Promise<void> {
-  if (!rows.length) return;
-  await sql.execute(
-    `INSERT INTO order_search (order_id, customer_id, customer_name, status, total_cents, item_count, created_at,
-                               skus, product_names, version)
-     SELECT r.order_id, r.customer_id, r.customer_name, r.status, r.total_cents, r.item_count, r.created_at,
-            ARRAY(SELECT jsonb_array_elements_text(r.skus::jsonb)),
-            ARRAY(SELECT jsonb_array_elements_text(r.product_names::jsonb)), r.version
-       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::int[], $7::timestamptz[],
-                   $8::text[], $9::text[], $10::int[])
-            AS r(order_id, customer_id, customer_name, status, total_cents, item_count, created_at, skus,
-                 product_names, version)
-     ON CONFLICT (order_id) DO NOTHING`,
-    [
-      rows.map((r) => r.orderId),
-      rows.map((r) => r.customerId),
-      rows.map((r) => r.customerName),
-      rows.map((r) => r.status),
-      rows.map((r) => r.totalCents),
-      rows.map((r) => r.itemCount),
-      rows.map((r) => r.createdAt),
-      rows.map((r) => JSON.stringify(r.skus)),
-      rows.map((r) => JSON.stringify(r.productNames)),
-      rows.map((r) => r.version),
-    ],
-  );
-}
-
-async function updateRows(sql: Sql, rows: SearchRow[]): Promise<void> {
-  if (!rows.length) return;
-  await sql.execute(
-    `UPDATE order_search AS s
-        SET status = r.status, total_cents = r.total_cents, item_count = r.item_count,
-            skus = ARRAY(SELECT jsonb_array_elements_text(r.skus::jsonb)),
-            product_names = ARRAY(SELECT jsonb_array_elements_text(r.product_names::jsonb)), version = r.version
-       FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::int[], $5::text[], $6::text[], $7::int[])
-            AS r(order_id, status, total_cents, item_count, skus, product_names, version)
-      WHERE s.order_id = r.order_id`,
-    [
-      rows.map((r) => r.orderId),
-      rows.map((r) => r.status),
-      rows.map((r) => r.totalCents),
-      rows.map((r) => r.itemCount),
-      rows.map((r) => JSON.stringify(r.skus)),
-      rows.map((r) => JSON.stringify(r.productNames)),
-      rows.map((r) => r.version),
-    ],
-  );
-}
-
-async function insertTerms(sql: Sql, terms: Term[]): Promise<void> {
-  if (!terms.length) return;
-  await sql.execute(
-    `INSERT INTO order_search_terms (order_id, kind, term)
-     SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[])
-     ON CONFLICT DO NOTHING`,
-    [terms.map((t) => t.orderId), terms.map((t) => t.kind), terms.map((t) => t.term)],
-  );
-}
+  },
+  children: [{ table: TERMS, of: termsOf }],
+  afterRows: rewriteCustomers,
+};
 
 /**
  * Renamed and erased customers: every order of theirs takes the new name, and its
@@ -226,27 +153,5 @@ export const orderSearchProjection: Projection = {
   version: 1,
   tables: ['order_search', 'order_search_terms'],
   checks,
-  async apply(sql, events) {
-    const customers = await CustomerCopies.load(sql, NAME, events);
-    const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');
-    const rows = await loadRows(sql, [...new Set(orderEvents.map((e) => idKey(e.event.data.orderId)))]);
-    const terms: Term[] = [];
-    for (const e of events) {
-      if (isCustomerEvent(e)) customers.apply(e);
-      else if (e.aggregateType === 'Order') applyOrderEvent(rows, terms, customers, e as StoredEvent<OrderEvent>);
-    }
-    const changed = [...rows.values()].filter((r) => r.changed);
-    await insertRows(
-      sql,
-      changed.filter((r) => r.isNew),
-    );
-    await updateRows(
-      sql,
-      changed.filter((r) => !r.isNew),
-    );
-    await insertTerms(sql, terms);
-    // After the orders: an order created earlier in the batch gets the new name too.
-    await rewriteCustomers(sql, customers);
-    await customers.save(sql);
-  },
+  apply: (sql, events) => applySetBased(sql, model, events),
 };
