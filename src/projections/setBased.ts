@@ -18,7 +18,7 @@ import type { Position } from '../outbox/position.ts';
 import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
 
 /** How a field travels: its SQL type (text[] and jsonb go as JSON text, a position as two columns). */
-export type ColumnType = 'uuid' | 'text' | 'int' | 'bigint' | 'timestamptz' | 'jsonb' | 'text[]' | 'position';
+export type ColumnType = 'uuid' | 'text' | 'int' | 'bigint' | 'date' | 'timestamptz' | 'jsonb' | 'text[]' | 'position';
 
 export interface Column<Row> {
   field: keyof Row & string;
@@ -38,6 +38,12 @@ export interface Table<Row> {
   conflict?: string[];
   /** Lock order of the load (default: the key's column). */
   lockOrder?: string[];
+  /**
+   * A row inserted by another transaction after the load fails the batch (it is applied
+   * again): for tables whose rows feed additive totals, where applying a creation twice
+   * would count it twice. Otherwise such a row is left as it is (it holds the same creation).
+   */
+  strictInsert?: boolean;
 }
 
 /** What `evolve` may read besides the row and the event. */
@@ -62,8 +68,19 @@ export interface SetBasedModel<Row extends VersionedRow> {
   /** Append-only child rows an applied event adds (order lines, search terms). */
   // biome-ignore lint/suspicious/noExplicitAny: each child table has its own row type.
   children?: { table: Table<any>; of(row: Row, event: StoredEvent<OrderEvent>): object[] }[];
-  /** After the rows: writes for the batch as a whole (rows of renamed or erased customers). */
-  afterRows?(sql: Sql, customers: CustomerCopies): Promise<void>;
+  /** Whether evolve reads customer names (false: the projection keeps no customer copies). */
+  customers?: boolean;
+  /**
+   * After the rows: writes for the batch as a whole, e.g. rows of renamed or erased
+   * customers, or totals from each changed row's state before and after the batch.
+   */
+  afterRows?(sql: Sql, batch: Batch<Row>): Promise<void>;
+}
+
+export interface Batch<Row> {
+  customers: CustomerCopies;
+  /** Every row the batch changed, before (undefined: created) and after. */
+  changed: { before: Row | undefined; after: Row }[];
 }
 
 interface Parameter {
@@ -97,6 +114,8 @@ export function selectList<Row>(table: Table<Row>, alias = table.name, names: 'f
           return `${col}::text AS ${as}`;
         case 'bigint':
           return `${col}::float8 AS ${as}`;
+        case 'date':
+          return `${col}::text AS ${as}`;
         case 'timestamptz':
           return names === 'field' ? `to_json(${col})#>>'{}' AS ${as}` : `${col} AS ${as}`;
         case 'jsonb':
@@ -146,6 +165,7 @@ const ARRAY_TYPE: Record<ColumnType, string> = {
   text: 'text[]',
   int: 'int[]',
   bigint: 'bigint[]',
+  date: 'date[]',
   timestamptz: 'timestamptz[]',
   jsonb: 'text[]',
   'text[]': 'text[]',
@@ -180,12 +200,13 @@ export async function insertRows<Row>(sql: Sql, table: Table<Row>, rows: object[
   const columns = columnsOf(table.columns);
   const { from, params } = unnest(columns, rows);
   const conflict = table.conflict ?? [table.columns.find((c) => c.field === table.key)!.column];
-  await sql.execute(
+  const inserted = await sql.execute(
     `INSERT INTO ${table.name} (${columns.map((c) => c.name).join(', ')})
      SELECT ${columns.map((c) => fromParameter(c.name, c.type)).join(', ')} FROM ${from}
      ON CONFLICT (${conflict.join(', ')}) DO NOTHING`,
     params,
   );
+  if (table.strictInsert && inserted !== rows.length) throw new Error(`${table.name} changed during the batch`);
 }
 
 async function updateRows<Row>(sql: Sql, table: Table<Row>, rows: Row[]): Promise<void> {
@@ -224,16 +245,17 @@ export async function applySetBased<Row extends VersionedRow>(
   model: SetBasedModel<Row>,
   events: StoredEvent[],
 ): Promise<void> {
-  const customers = await CustomerCopies.load(sql, model.name, events);
+  const customers = await CustomerCopies.load(sql, model.name, model.customers === false ? [] : events);
   const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');
   const rows = await loadRows(sql, model.table, [...new Set(orderEvents.map((e) => idKey(e.aggregateId)))]);
+  const before = new Map(rows);
   const created = new Set<string>();
   const changed = new Set<string>();
   const children = (model.children ?? []).map(() => [] as object[]);
   const tracksPosition = model.table.columns.some((c) => c.field === 'position');
   for (const e of events) {
     if (isCustomerEvent(e)) {
-      customers.apply(e as StoredEvent<CustomerEvent>);
+      if (model.customers !== false) customers.apply(e as StoredEvent<CustomerEvent>);
       continue;
     }
     if (e.aggregateType !== 'Order') continue;
@@ -267,6 +289,9 @@ export async function applySetBased<Row extends VersionedRow>(
   );
   for (const [i, child] of (model.children ?? []).entries()) await insertRows(sql, child.table, children[i]!);
   // After the rows: a name copied into an order created earlier in the batch is replaced too.
-  await model.afterRows?.(sql, customers);
-  await customers.save(sql);
+  await model.afterRows?.(sql, {
+    customers,
+    changed: [...new Set([...created, ...changed])].map((id) => ({ before: before.get(id), after: rows.get(id)! })),
+  });
+  if (model.customers !== false) await customers.save(sql);
 }

@@ -97,7 +97,7 @@ const model: SetBasedModel<HistoryRow> = {
       }
     }
   },
-  afterRows: rewriteCustomers,
+  afterRows: (sql, { customers }) => rewriteCustomers(sql, customers),
 };
 
 /** Renamed and erased customers: every order of theirs shows the new name (none once erased). */

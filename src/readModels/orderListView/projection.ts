@@ -77,7 +77,7 @@ const model: SetBasedModel<ListRow> = {
         ).map((line) => ({ ...line, orderId: row.orderId })),
     },
   ],
-  afterRows: rewriteCustomers,
+  afterRows: (sql, { customers }) => rewriteCustomers(sql, customers),
 };
 
 /**

@@ -114,7 +114,7 @@ const model: SetBasedModel<SearchRow> = {
     }
   },
   children: [{ table: TERMS, of: termsOf }],
-  afterRows: rewriteCustomers,
+  afterRows: (sql, { customers }) => rewriteCustomers(sql, customers),
 };
 
 /**
