@@ -10,7 +10,7 @@ import {
   waitForOutput,
 } from '../support/processes.ts';
 import { until } from '../support/projections.ts';
-import { subscribeSse, subscribeWs } from '../support/server.ts';
+import { postAsAdmin, subscribeSse, subscribeWs } from '../support/server.ts';
 import { type Catalogue, givenCatalogue } from '../support/workload.ts';
 
 const ORDER_LIST = `subscription { orderListChanged { kind position order { id status } } }`;
@@ -43,15 +43,11 @@ describe('several API processes on one Redis', () => {
     const sse = subscribeSse<{ order: { id: string } }>(urlB, t.adminToken, ORDER_LIST);
     await new Promise((r) => setTimeout(r, 500));
 
-    const response = await fetch(`http://127.0.0.1:${portA}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
-      body: JSON.stringify({
-        query: `mutation($input: CreateOrderInput!) { createOrder(input: $input) { ... on OrderPayload { order { id } } } }`,
-        variables: {
-          input: { customerId: catalogue.customerIds[0], items: [{ productId: catalogue.productIds[0], quantity: 1 }] },
-        },
-      }),
+    const response = await postAsAdmin(`http://127.0.0.1:${portA}/graphql`, t.adminToken, {
+      query: `mutation($input: CreateOrderInput!) { createOrder(input: $input) { ... on OrderPayload { order { id } } } }`,
+      variables: {
+        input: { customerId: catalogue.customerIds[0], items: [{ productId: catalogue.productIds[0], quantity: 1 }] },
+      },
     });
     const body = (await response.json()) as { data: { createOrder: { order: { id: string } } } };
     const orderId = body.data.createOrder.order.id;

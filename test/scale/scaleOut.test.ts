@@ -14,7 +14,7 @@ import {
   waitForOutput,
 } from '../support/processes.ts';
 import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/projections.ts';
-import { subscribeWs } from '../support/server.ts';
+import { postAsAdmin, subscribeWs } from '../support/server.ts';
 import { type Catalogue, givenCatalogue } from '../support/workload.ts';
 
 const LEASE_MS = 2000;
@@ -44,19 +44,15 @@ async function leaseOwners(): Promise<Map<string, string[]>> {
 const ownerPid = (owner: string) => Number(owner.split(':')[1]);
 
 async function createOrderVia(port: number, i: number): Promise<string | undefined> {
-  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
-    body: JSON.stringify({
-      query:
-        'mutation($input: CreateOrderInput!) { createOrder(input: $input) { ... on OrderPayload { order { id } } } }',
-      variables: {
-        input: {
-          customerId: catalogue.customerIds[i % catalogue.customerIds.length],
-          items: [{ productId: catalogue.productIds[i % catalogue.productIds.length], quantity: 1 + (i % 3) }],
-        },
+  const response = await postAsAdmin(`http://127.0.0.1:${port}/graphql`, t.adminToken, {
+    query:
+      'mutation($input: CreateOrderInput!) { createOrder(input: $input) { ... on OrderPayload { order { id } } } }',
+    variables: {
+      input: {
+        customerId: catalogue.customerIds[i % catalogue.customerIds.length],
+        items: [{ productId: catalogue.productIds[i % catalogue.productIds.length], quantity: 1 + (i % 3) }],
       },
-    }),
+    },
   });
   const body = (await response.json()) as { data?: { createOrder?: { order?: { id: string } } } };
   return body.data?.createOrder?.order?.id;

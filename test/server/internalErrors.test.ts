@@ -3,10 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { changesNothing } from '../support/db.ts';
-import { listen, type TestHttpServer } from '../support/http.ts';
+import { listen, postAsAdmin, type TestServer } from '../support/server.ts';
 
 let t: TestApp;
-let server: TestHttpServer;
+let server: TestServer;
 beforeAll(async () => {
   t = await createTestApp();
   server = await listen(t);
@@ -26,19 +26,15 @@ async function failingRequest(secret: string, headers: Record<string, string> = 
     },
   ];
   try {
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json',
-        authorization: `Bearer ${t.adminToken}`,
-        ...headers,
-      },
-      body: JSON.stringify({
+    const response = await postAsAdmin(
+      server.url,
+      t.adminToken,
+      {
         query: CREATE_CUSTOMER,
         variables: { input: { name: 'Masked', email: `masked-${randomUUID()}@example.com` } },
-      }),
-    });
+      },
+      { accept: 'application/graphql-response+json', ...headers },
+    );
     return { response, text: await response.text() };
   } finally {
     t.app.hooks.afterAppend = previous;

@@ -13,7 +13,7 @@ import {
   UpdateOrderStatus,
 } from '../support/documents.ts';
 import { givenCustomer, givenOrder, givenProduct } from '../support/fixtures.ts';
-import { listen, type TestHttpServer } from '../support/http.ts';
+import { type GraphQLBody, listen, postAsAdmin, type TestServer } from '../support/server.ts';
 
 type Status = 'PENDING' | 'CONFIRMED' | 'SHIPPED' | 'DELIVERED' | 'CANCELLED';
 const STATUSES: Status[] = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'];
@@ -380,25 +380,14 @@ describe('the order status machine', () => {
 describe('an oversized request', () => {
   const LIMIT = 100_000;
   const mutation = 'mutation Big($input: CreateCustomerInput!) { createCustomer(input: $input) { __typename } }';
-  let server: TestHttpServer;
+  let server: TestServer;
   beforeAll(async () => {
     server = await listen(t);
   });
   afterAll(async () => server.close());
 
-  function post(body: BodyInit, headers: Record<string, string> = {}) {
-    return fetch(server.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json',
-        authorization: `Bearer ${t.adminToken}`,
-        ...headers,
-      },
-      body,
-      ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    } as RequestInit);
-  }
+  const post = (body: GraphQLBody) =>
+    postAsAdmin(server.url, t.adminToken, body, { accept: 'application/graphql-response+json' });
 
   async function expectTooLarge(response: Response): Promise<void> {
     expect(response.status).toBe(413);
