@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
-import { createTestApp, type TestApp } from '../support/app.ts';
+import { createCaughtUpTestApp, type TestApp } from '../support/app.ts';
 import { caughtUp, until } from '../support/projections.ts';
-import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
+import { type Catalogue, runWorkload } from '../support/workload.ts';
 
 const Status = graphql(`
   query ProjectionLag {
@@ -14,10 +14,7 @@ const Status = graphql(`
 let t: TestApp;
 let catalogue: Catalogue;
 beforeAll(async () => {
-  t = await createTestApp();
-  catalogue = await givenCatalogue(t.app, 3, 3);
-  await t.startEngine({ pollMs: 100 });
-  await caughtUp(t.pool);
+  ({ t, catalogue } = await createCaughtUpTestApp({ products: 3, customers: 3 }, { pollMs: 100 }));
 });
 afterAll(async () => t.close());
 

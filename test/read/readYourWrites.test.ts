@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePosition } from '../../src/outbox/position.ts';
 import { graphql } from '../generated/index.js';
-import { createTestApp, type TestApp } from '../support/app.ts';
-import { caughtUp } from '../support/projections.ts';
-import { type Catalogue, givenCatalogue } from '../support/workload.ts';
+import { createCaughtUpTestApp, type TestApp } from '../support/app.ts';
+import type { Catalogue } from '../support/workload.ts';
 
 const PlaceOrder = graphql(`
   mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {
@@ -23,10 +22,7 @@ const OrderById = graphql(`
 let t: TestApp;
 let catalogue: Catalogue;
 beforeAll(async () => {
-  t = await createTestApp();
-  catalogue = await givenCatalogue(t.app, 3, 3);
-  await t.startEngine({ pollMs: 1000 });
-  await caughtUp(t.pool);
+  ({ t, catalogue } = await createCaughtUpTestApp({ products: 3, customers: 3 }, { pollMs: 1000 }));
 });
 afterAll(async () => t.close());
 

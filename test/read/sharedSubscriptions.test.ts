@@ -4,10 +4,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedSubscriptionStats } from '../../src/graphql/sharedSubscriptions.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
-import { createTestApp, type TestApp } from '../support/app.ts';
-import { caughtUp, until } from '../support/projections.ts';
-import { listen, type Received, subscribeSse, subscribeWs } from '../support/server.ts';
-import { adminContext, type Catalogue, givenCatalogue } from '../support/workload.ts';
+import { createCaughtUpTestApp, type TestApp } from '../support/app.ts';
+import { until } from '../support/projections.ts';
+import { listen, type Received, subscribeSse, subscribeWs, type TestServer } from '../support/server.ts';
+import { adminContext, type Catalogue } from '../support/workload.ts';
 
 const ORDER_LIST = `subscription Shared($status: OrderStatus, $after: String) {
   orderListChanged(status: $status, after: $after) { kind position order { id customerId status } }
@@ -21,13 +21,10 @@ interface Change {
 
 let t: TestApp;
 let catalogue: Catalogue;
-let server: Awaited<ReturnType<typeof listen>>;
+let server: TestServer;
 
 beforeAll(async () => {
-  t = await createTestApp();
-  catalogue = await givenCatalogue(t.app, 2, 3);
-  await t.startEngine({ pollMs: 200 });
-  await caughtUp(t.pool);
+  ({ t, catalogue } = await createCaughtUpTestApp({ products: 2, customers: 3 }, { pollMs: 200 }));
   server = await listen(t);
 });
 afterAll(async () => {

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addOrderItem, createOrder, updateOrderStatus } from '../../src/write/order/handle.ts';
-import { createTestApp, type TestApp } from '../support/app.ts';
+import { createCaughtUpTestApp, type TestApp } from '../support/app.ts';
 import { caughtUp, until } from '../support/projections.ts';
-import { listen, subscribeSse, subscribeWs } from '../support/server.ts';
-import { adminContext, type Catalogue, givenCatalogue } from '../support/workload.ts';
+import { listen, subscribeSse, subscribeWs, type TestServer } from '../support/server.ts';
+import { adminContext, type Catalogue } from '../support/workload.ts';
 
 const ORDER_LIST = `subscription Changes($customerId: ID, $status: OrderStatus, $after: String) {
   orderListChanged(customerId: $customerId, status: $status, after: $after) {
@@ -19,13 +19,10 @@ interface Change {
 
 let t: TestApp;
 let catalogue: Catalogue;
-let server: Awaited<ReturnType<typeof listen>>;
+let server: TestServer;
 
 beforeAll(async () => {
-  t = await createTestApp();
-  catalogue = await givenCatalogue(t.app, 3, 4);
-  await t.startEngine({ pollMs: 200 });
-  await caughtUp(t.pool);
+  ({ t, catalogue } = await createCaughtUpTestApp({ products: 3, customers: 4 }, { pollMs: 200 }));
   server = await listen(t);
 });
 afterAll(async () => {

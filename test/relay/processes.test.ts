@@ -17,7 +17,7 @@ import {
   streamMessageCount,
   uniqueRelayConfig,
 } from '../support/nats.ts';
-import { type ParallaxProcess, spawnProjector, waitForOutput } from '../support/processes.ts';
+import { type ParallaxProcess, SpawnedProcesses, spawnProjector, waitForOutput } from '../support/processes.ts';
 import { until } from '../support/projections.ts';
 import { expectEveryEventOnceInAggregateOrder, outboxEntries, relayCaughtUp, relayPosition } from '../support/relay.ts';
 import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
@@ -145,14 +145,14 @@ describe('two relays at once', () => {
   let nc: NatsConnection;
   let catalogue: Catalogue;
   const config = uniqueRelayConfig(undefined, { batchSize: 50 });
-  const running: ParallaxProcess[] = [];
+  const processes = new SpawnedProcesses();
   beforeAll(async () => {
     nc = await natsConnect();
     t = await createTestApp({ poolSize: 20 });
     catalogue = await givenCatalogue(t.app, 6, 8);
   });
   afterAll(async () => {
-    for (const p of running) p.child.kill('SIGKILL');
+    processes.killAll();
     await t?.close();
     await deleteStream(nc, config.stream);
     await nc?.close();
@@ -160,10 +160,10 @@ describe('two relays at once', () => {
 
   it('publish nothing twice, and the survivor takes over within the lease time when the holder is killed', async () => {
     const env = { ...relayEnv(config), PROJECTION_LEASE_MS: String(LEASE_MS), LOG_LEVEL: 'info' };
-    const a = spawnProjector(t.databaseUrl, env);
-    const b = spawnProjector(t.databaseUrl, env);
-    running.push(a, b);
-    await Promise.all([waitForOutput(a, 'outbox relay started'), waitForOutput(b, 'outbox relay started')]);
+    const [a, b] = await Promise.all([
+      processes.projector(t.databaseUrl, env, 'outbox relay started'),
+      processes.projector(t.databaseUrl, env, 'outbox relay started'),
+    ]);
     let writing = true;
     const writers = runWorkload(t.app, catalogue, { writers: 4, commandsPerWriter: 100_000, stop: () => !writing });
     let takeoverMs: number;

@@ -6,29 +6,23 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pgSql } from '../../src/db/sql.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
-import {
-  listeningPort,
-  type ParallaxProcess,
-  spawnParallax,
-  spawnProjector,
-  waitForOutput,
-} from '../support/processes.ts';
+import { SpawnedProcesses } from '../support/processes.ts';
 import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/projections.ts';
-import { subscribeWs } from '../support/server.ts';
+import { postAsAdmin, subscribeWs } from '../support/server.ts';
 import { type Catalogue, givenCatalogue } from '../support/workload.ts';
 
 const LEASE_MS = 2000;
 
 let t: TestApp;
 let catalogue: Catalogue;
-const processes: ParallaxProcess[] = [];
+const processes = new SpawnedProcesses();
 
 beforeAll(async () => {
   t = await createTestApp();
   catalogue = await givenCatalogue(t.app, 4, 6);
 });
 afterAll(async () => {
-  for (const p of processes) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  processes.killAll();
   await t.close();
 });
 
@@ -44,19 +38,15 @@ async function leaseOwners(): Promise<Map<string, string[]>> {
 const ownerPid = (owner: string) => Number(owner.split(':')[1]);
 
 async function createOrderVia(port: number, i: number): Promise<string | undefined> {
-  const response = await fetch(`http://127.0.0.1:${port}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
-    body: JSON.stringify({
-      query:
-        'mutation($input: CreateOrderInput!) { createOrder(input: $input) { ... on OrderPayload { order { id } } } }',
-      variables: {
-        input: {
-          customerId: catalogue.customerIds[i % catalogue.customerIds.length],
-          items: [{ productId: catalogue.productIds[i % catalogue.productIds.length], quantity: 1 + (i % 3) }],
-        },
+  const response = await postAsAdmin(`http://127.0.0.1:${port}/graphql`, t.adminToken, {
+    query:
+      'mutation($input: CreateOrderInput!) { createOrder(input: $input) { ... on OrderPayload { order { id } } } }',
+    variables: {
+      input: {
+        customerId: catalogue.customerIds[i % catalogue.customerIds.length],
+        items: [{ productId: catalogue.productIds[i % catalogue.productIds.length], quantity: 1 + (i % 3) }],
       },
-    }),
+    },
   });
   const body = (await response.json()) as { data?: { createOrder?: { order?: { id: string } } } };
   return body.data?.createOrder?.order?.id;
@@ -71,13 +61,12 @@ describe('scale-out: 2 API and 2 projector processes on one PostgreSQL and Redis
       LOG_LEVEL: 'info',
       PROJECTION_LEASE_MS: String(LEASE_MS),
     };
-    const apiA = spawnParallax({ ...common, ROLE: 'api' });
-    const apiB = spawnParallax({ ...common, ROLE: 'api' });
-    const p1 = spawnProjector(t.databaseUrl, common);
-    const p2 = spawnProjector(t.databaseUrl, common);
-    processes.push(apiA, apiB, p1, p2);
-    const [portA, portB] = await Promise.all([listeningPort(apiA), listeningPort(apiB)]);
-    await Promise.all([waitForOutput(p1, 'projection engine started'), waitForOutput(p2, 'projection engine started')]);
+    const [{ proc: apiA, port: portA }, { port: portB }, p1, p2] = await Promise.all([
+      processes.api(common),
+      processes.api(common),
+      processes.projector(t.databaseUrl, common),
+      processes.projector(t.databaseUrl, common),
+    ]);
 
     // With 4 projections and 2 projectors, both own leases (2 each).
     const spread = await until('both projectors to own two leases', async () => {
@@ -125,8 +114,7 @@ describe('scale-out: 2 API and 2 projector processes on one PostgreSQL and Redis
     expect(takeoverMs).toBeLessThan(LEASE_MS + 1000);
 
     // A third projector joins, takes its share, then is SIGTERMed: immediate handover.
-    const p3 = spawnProjector(t.databaseUrl, common);
-    processes.push(p3);
+    const p3 = await processes.projector(t.databaseUrl, common);
     await until('the newcomer to take two leases', async () => {
       const now = await leaseOwners();
       return [...now.entries()].some(([owner, names]) => ownerPid(owner) === p3.child.pid && names.length === 2);

@@ -10,7 +10,7 @@ import { createCustomer } from '../../src/write/customer/handle.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
 import { createProduct } from '../../src/write/product/handle.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
-import { listen, type TestHttpServer } from '../support/http.ts';
+import { listen, postAsAdmin, type TestServer } from '../support/server.ts';
 import { adminContext } from '../support/workload.ts';
 
 /** mulberry32: a tiny seeded PRNG, so the suite is deterministic. */
@@ -62,7 +62,7 @@ const NASTY = [
 ];
 
 let t: TestApp;
-let server: TestHttpServer;
+let server: TestServer;
 let realOrderId: string;
 let otherCustomerId: string;
 let productId: string;
@@ -355,11 +355,7 @@ describe('hostile input', () => {
     // Still up and serving.
     const health = await fetch(server.url.replace('/graphql', '/health'));
     expect(health.status).toBe(200);
-    const ok = await fetch(server.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
-      body: JSON.stringify({ query: '{ products { sku } }' }),
-    });
+    const ok = await postAsAdmin(server.url, t.adminToken, { query: '{ products { sku } }' });
     expect(await ok.json()).toEqual({ data: { products: [{ sku: 'HOSTILE-1' }] } });
     // Nothing went to the log as an internal error.
     expect(t.logs.filter((l) => l.msg === 'internal error' || l.msg === 'request failed')).toEqual([]);

@@ -5,13 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { createGraphQLServer } from '../../src/graphql/yoga.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
-import { listen } from '../support/server.ts';
+import { listen, postAsAdmin, type TestServer } from '../support/server.ts';
 
 const EVIL = 'http://evil.example';
 const SHOP = 'https://shop.example';
 
 let t: TestApp;
-let server: Awaited<ReturnType<typeof listen>>;
+let server: TestServer;
 
 beforeAll(async () => {
   t = await createTestApp({ env: { CORS_ORIGINS: `${SHOP},http://localhost:5173` } });
@@ -81,11 +81,7 @@ describe('CORS for the API', () => {
   const query = JSON.stringify({ query: '{ products { id } }' });
 
   it('answers another origin with no CORS header, so its page cannot read the answer', async () => {
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: { origin: EVIL, 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
-      body: query,
-    });
+    const response = await postAsAdmin(server.url, t.adminToken, query, { origin: EVIL });
     expect(corsHeaders(response)).toEqual({});
     const preflight = await fetch(server.url, {
       method: 'OPTIONS',
@@ -112,11 +108,7 @@ describe('CORS for the API', () => {
     expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
     expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
 
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: { origin: SHOP, 'content-type': 'application/json', authorization: `Bearer ${t.adminToken}` },
-      body: query,
-    });
+    const response = await postAsAdmin(server.url, t.adminToken, query, { origin: SHOP });
     expect(response.status).toBe(200);
     expect(response.headers.get('access-control-allow-origin')).toBe(SHOP);
     expect(response.headers.get('access-control-allow-credentials')).toBeNull();

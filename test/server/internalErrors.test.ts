@@ -2,11 +2,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.ts';
-import { writeCounts } from '../support/db.ts';
-import { listen, type TestHttpServer } from '../support/http.ts';
+import { changesNothing } from '../support/db.ts';
+import { listen, postAsAdmin, type TestServer } from '../support/server.ts';
 
 let t: TestApp;
-let server: TestHttpServer;
+let server: TestServer;
 beforeAll(async () => {
   t = await createTestApp();
   server = await listen(t);
@@ -26,19 +26,15 @@ async function failingRequest(secret: string, headers: Record<string, string> = 
     },
   ];
   try {
-    const response = await fetch(server.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json',
-        authorization: `Bearer ${t.adminToken}`,
-        ...headers,
-      },
-      body: JSON.stringify({
+    const response = await postAsAdmin(
+      server.url,
+      t.adminToken,
+      {
         query: CREATE_CUSTOMER,
         variables: { input: { name: 'Masked', email: `masked-${randomUUID()}@example.com` } },
-      }),
-    });
+      },
+      { accept: 'application/graphql-response+json', ...headers },
+    );
     return { response, text: await response.text() };
   } finally {
     t.app.hooks.afterAppend = previous;
@@ -52,8 +48,7 @@ function internalErrorLogs(requestId: string) {
 describe('an unexpected error', () => {
   it('is masked in the response and logged with the request id', async () => {
     const secret = `connection string postgres://secret-${randomUUID()}`;
-    const before = await writeCounts(t.pool);
-    const { response, text } = await failingRequest(secret);
+    const { response, text } = await changesNothing(t.pool, () => failingRequest(secret));
 
     expect(text).not.toContain(secret);
     const body = JSON.parse(text) as {
@@ -72,7 +67,6 @@ describe('an unexpected error', () => {
     const logged = internalErrorLogs(requestId as string);
     expect(logged).toHaveLength(1);
     expect(JSON.stringify(logged[0])).toContain(secret);
-    expect(await writeCounts(t.pool)).toEqual(before);
   });
 
   it("carries the caller's X-Request-Id into the response and the log", async () => {

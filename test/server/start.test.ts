@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../src/db/embedded.ts';
+import { postAsAdmin } from '../support/server.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const SEEDED_SKUS = ['CB-HDMI-2M', 'HD-USB-C', 'KB-MECH-01', 'LT-DESK-LED', 'MN-27-4K', 'MS-ERGO-02'];
@@ -91,10 +92,8 @@ async function expectCleanStop(instance: Running): Promise<void> {
 }
 
 async function products(instance: Running): Promise<string[]> {
-  const response = await fetch(`${instance.base}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${instance.tokens.admin}` },
-    body: JSON.stringify({ query: '{ products { sku } }' }),
+  const response = await postAsAdmin(`${instance.base}/graphql`, instance.tokens.admin, {
+    query: '{ products { sku } }',
   });
   const body = (await response.json()) as { data?: { products: { sku: string }[] }; errors?: unknown };
   expect(body.errors).toBeUndefined();

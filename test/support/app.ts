@@ -13,6 +13,8 @@ import { loggerOptions } from '../../src/observability/logger.ts';
 import { PositionWatcher } from '../../src/read/consistency.ts';
 import { createApp, createEngine } from '../../src/runtime.ts';
 import { createSpecDatabase } from './db.ts';
+import { caughtUp } from './projections.ts';
+import { type Catalogue, givenCatalogue } from './workload.ts';
 
 export const TEST_JWT_SECRET = 'parallax-test-secret-0123456789-abcdefghij';
 
@@ -104,4 +106,16 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
       await pool.end();
     },
   };
+}
+
+/** A test app with a catalogue (written through the command handlers) and its projection engine started and caught up. */
+export async function createCaughtUpTestApp(
+  catalogue: { products: number; customers: number },
+  engine: Parameters<TestApp['startEngine']>[0],
+): Promise<{ t: TestApp; catalogue: Catalogue }> {
+  const t = await createTestApp();
+  const given = await givenCatalogue(t.app, catalogue.products, catalogue.customers);
+  await t.startEngine(engine);
+  await caughtUp(t.pool);
+  return { t, catalogue: given };
 }

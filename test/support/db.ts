@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 
 /** A fresh, migrated database for one spec file, cloned from the run's template. */
 export async function createSpecDatabase(): Promise<string> {
@@ -29,4 +29,12 @@ export async function writeCounts(pool: pg.Pool): Promise<Record<string, number>
     (SELECT count(*) FROM outbox) AS outbox,
     (SELECT count(*) FROM idempotency_records) AS idempotency_records`);
   return Object.fromEntries(Object.entries(rows[0]!).map(([k, v]) => [k, Number(v)]));
+}
+
+/** Runs a request that must fail and expects it to have changed nothing in the write tables or the outbox. */
+export async function changesNothing<R>(pool: pg.Pool, run: () => Promise<R>): Promise<R> {
+  const before = await writeCounts(pool);
+  const result = await run();
+  expect(await writeCounts(pool)).toEqual(before);
+  return result;
 }

@@ -51,3 +51,38 @@ export async function listeningPort(proc: ParallaxProcess): Promise<number> {
     .find((l) => l.includes('"msg":"listening"'))!;
   return JSON.parse(line).port as number;
 }
+
+/**
+ * The Parallax processes one spec file starts. Each is tracked from the moment it is
+ * spawned, so `killAll` in afterAll ends whatever a failed test left running.
+ */
+export class SpawnedProcesses {
+  private readonly all: ParallaxProcess[] = [];
+
+  /** An API process (ROLE api, logging at info for its port) and the port it listens on. */
+  async api(env: Record<string, string>): Promise<{ proc: ParallaxProcess; port: number }> {
+    const proc = this.track(spawnParallax({ LOG_LEVEL: 'info', ...env, ROLE: 'api' }));
+    return { proc, port: await listeningPort(proc) };
+  }
+
+  /** A projector process, once it has logged `started` (env needs LOG_LEVEL info). */
+  async projector(
+    databaseUrl: string,
+    env: Record<string, string>,
+    started = 'projection engine started',
+  ): Promise<ParallaxProcess> {
+    const proc = this.track(spawnProjector(databaseUrl, env));
+    await waitForOutput(proc, started);
+    return proc;
+  }
+
+  /** SIGKILLs every tracked process that is still running. */
+  killAll(): void {
+    for (const p of this.all) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+  }
+
+  private track(proc: ParallaxProcess): ParallaxProcess {
+    this.all.push(proc);
+    return proc;
+  }
+}

@@ -1,4 +1,6 @@
-// A test app served on a real socket: HTTP, SSE and WebSocket clients talk to it.
+// A test app served on a real socket (the real HTTP front door, src/server/http.ts, with
+// WebSocket attached): HTTP, SSE and WebSocket clients talk to it, for what yoga.fetch does
+// not reach (the body size limit, the request id scope, CORS, transports).
 import type { AddressInfo } from 'node:net';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
@@ -12,6 +14,9 @@ export interface ListenOptions {
   ready?: () => Promise<ReadyCheck>;
 }
 
+export type TestServer = Awaited<ReturnType<typeof listen>>;
+
+/** Serves the app (or another yoga on it) over HTTP and WebSocket on a loopback port. */
 export async function listen(t: TestApp, yoga = t.yoga, options: ListenOptions = {}) {
   const server = createHttpServer(t.app, {
     yoga,
@@ -30,6 +35,26 @@ export async function listen(t: TestApp, yoga = t.yoga, options: ListenOptions =
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A GraphQL request body: JSON text or a stream as it is, an object as JSON. */
+export type GraphQLBody = string | ReadableStream<Uint8Array> | { query: string; variables?: Record<string, unknown> };
+
+/** POSTs to a served /graphql with an admin bearer token; `headers` add to or replace the JSON content type. */
+export function postAsAdmin(
+  url: string,
+  adminToken: string,
+  body: GraphQLBody,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const streamed = body instanceof ReadableStream;
+  return fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}`, ...headers },
+    body: typeof body === 'string' || streamed ? body : JSON.stringify(body),
+    // A streamed body needs half duplex in Node's fetch.
+    ...(streamed ? { duplex: 'half' } : {}),
+  } as RequestInit);
 }
 
 export interface Received<T> {

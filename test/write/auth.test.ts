@@ -1,7 +1,7 @@
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, TEST_JWT_SECRET, type TestApp } from '../support/app.ts';
-import { writeCounts } from '../support/db.ts';
+import { changesNothing } from '../support/db.ts';
 import { AddOrderItem, CancelOrder, CreateCustomer, CreateOrder, Products, SchemaRoot } from '../support/documents.ts';
 import { givenCustomer, givenOrder, givenProduct } from '../support/fixtures.ts';
 
@@ -20,13 +20,6 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-async function changesNothing<R>(run: () => Promise<R>): Promise<R> {
-  const before = await writeCounts(t.pool);
-  const result = await run();
-  expect(await writeCounts(t.pool)).toEqual(before);
-  return result;
-}
-
 async function orderRow(id: string) {
   const { rows } = await t.pool.query('SELECT status, version, total_cents FROM orders WHERE id = $1', [id]);
   return rows[0];
@@ -36,7 +29,7 @@ describe('a customer token', () => {
   it("cannot add an item to another customer's order", async () => {
     const order = await givenOrder(t, alice.id, [{ productId: product.id, quantity: 1 }]);
     const before = await orderRow(order.order.id);
-    const res = await changesNothing(() =>
+    const res = await changesNothing(t.pool, () =>
       t.gql(AddOrderItem, { input: { orderId: order.order.id, productId: product.id, quantity: 1 } }, bob.token),
     );
     expect(res.data?.addOrderItem.__typename).toBe('Forbidden');
@@ -46,13 +39,15 @@ describe('a customer token', () => {
   it("cannot cancel another customer's order", async () => {
     const order = await givenOrder(t, alice.id, [{ productId: product.id, quantity: 1 }]);
     const before = await orderRow(order.order.id);
-    const res = await changesNothing(() => t.gql(CancelOrder, { input: { orderId: order.order.id } }, bob.token));
+    const res = await changesNothing(t.pool, () =>
+      t.gql(CancelOrder, { input: { orderId: order.order.id } }, bob.token),
+    );
     expect(res.data?.cancelOrder.__typename).toBe('Forbidden');
     expect(await orderRow(order.order.id)).toEqual(before);
   });
 
   it('cannot create an order for another customer', async () => {
-    const res = await changesNothing(() =>
+    const res = await changesNothing(t.pool, () =>
       t.gql(
         CreateOrder,
         { input: { customerId: alice.id, items: [{ productId: product.id, quantity: 1 }], idempotencyKey: 'bob-1' } },
@@ -100,7 +95,7 @@ describe('a request without a token', () => {
   });
 
   it('is refused with UNAUTHENTICATED for a mutation, and nothing is written', async () => {
-    const res = await changesNothing(() =>
+    const res = await changesNothing(t.pool, () =>
       t.gql(CreateCustomer, { input: { name: 'Anonymous', email: 'anon@example.com' } }, null),
     );
     expect(res.data ?? null).toBeNull();
@@ -173,7 +168,7 @@ describe('a bad token', () => {
       const query = await t.gql(Products, {}, token);
       expect(query.data ?? null).toBeNull();
       expect(query.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
-      const mutation = await changesNothing(() =>
+      const mutation = await changesNothing(t.pool, () =>
         t.gql(CreateCustomer, { input: { name: 'Mallory', email: 'mallory@example.com' } }, token),
       );
       expect(mutation.data ?? null).toBeNull();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../support/app.ts';
-import { writeCounts } from '../support/db.ts';
+import { changesNothing } from '../support/db.ts';
 import {
   AddOrderItem,
   CancelOrder,
@@ -13,7 +13,7 @@ import {
   UpdateOrderStatus,
 } from '../support/documents.ts';
 import { givenCustomer, givenOrder, givenProduct } from '../support/fixtures.ts';
-import { listen, type TestHttpServer } from '../support/http.ts';
+import { type GraphQLBody, listen, postAsAdmin, type TestServer } from '../support/server.ts';
 
 type Status = 'PENDING' | 'CONFIRMED' | 'SHIPPED' | 'DELIVERED' | 'CANCELLED';
 const STATUSES: Status[] = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'];
@@ -50,14 +50,6 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-/** Runs a bad request and proves it changed nothing in the write model or the outbox. */
-async function changesNothing<R>(run: () => Promise<R>): Promise<R> {
-  const before = await writeCounts(t.pool);
-  const result = await run();
-  expect(await writeCounts(t.pool)).toEqual(before);
-  return result;
-}
-
 function resultOf(response: { data?: object | null }): AnyResult {
   const result = Object.values(response.data ?? {})[0] as AnyResult | undefined;
   if (!result) throw new Error(`no mutation result: ${JSON.stringify(response)}`);
@@ -68,7 +60,7 @@ const auth = () => ({ authorization: `Bearer ${t.adminToken}` });
 
 describe('a request body that is not JSON', () => {
   it('is answered with HTTP 400 and a GraphQL error body, and changes nothing', async () => {
-    const res = await changesNothing(() =>
+    const res = await changesNothing(t.pool, () =>
       t.request('{"query": "mutation { createCustomer(input: { name: \\"Eve\\"', auth()),
     );
     expect(res.status).toBe(400);
@@ -79,7 +71,7 @@ describe('a request body that is not JSON', () => {
 
 describe('a document that is not valid GraphQL', () => {
   it('is answered with HTTP 400 and a GraphQL error body, and changes nothing', async () => {
-    const res = await changesNothing(() =>
+    const res = await changesNothing(t.pool, () =>
       t.request(
         { query: 'mutation { createCustomer(input: { name: "Eve", email: "eve@example.com" }) { __typename }' },
         auth(),
@@ -91,7 +83,7 @@ describe('a document that is not valid GraphQL', () => {
   });
 
   it('refuses a fractional quantity before any command runs (GraphQL Int), and changes nothing', async () => {
-    const res = await changesNothing(() =>
+    const res = await changesNothing(t.pool, () =>
       t.gql(CreateOrder, { input: { customerId: customer.id, items: [{ productId: product.id, quantity: 1.5 }] } }),
     );
     expect(res.data ?? null).toBeNull();
@@ -166,7 +158,7 @@ describe('an unknown id', () => {
 
   for (const { command, field, entity, kind, id, run } of cases) {
     it(`${command} with ${kind} as ${field} answers NotFoundError for the ${entity} and writes nothing`, async () => {
-      const result = await changesNothing(() => run(id));
+      const result = await changesNothing(t.pool, () => run(id));
       expect(result).toMatchObject({ __typename: 'NotFoundError', entity, id });
     });
   }
@@ -277,7 +269,7 @@ describe('input that breaks a validation rule', () => {
 
   for (const { rule, path, run } of cases) {
     it(`${rule} is a ValidationError at ${path.join('.')} and writes nothing`, async () => {
-      const result = await changesNothing(run);
+      const result = await changesNothing(t.pool, run);
       expect(result.__typename).toBe('ValidationError');
       expect(result.issues?.map((i) => i.path)).toEqual([path]);
     });
@@ -285,7 +277,7 @@ describe('input that breaks a validation rule', () => {
 
   it('addOrderItem on an order that already has 100 lines is a ValidationError and writes nothing', async () => {
     const full = await givenOrder(t, customer.id, lines(100));
-    const result = await changesNothing(async () =>
+    const result = await changesNothing(t.pool, async () =>
       resultOf(await t.gql(AddOrderItem, { input: { orderId: full.order.id, productId: product.id, quantity: 1 } })),
     );
     expect(result.__typename).toBe('ValidationError');
@@ -347,7 +339,7 @@ describe('the order status machine', () => {
   for (const { from, to, allowed } of disallowed) {
     const listed = allowed.length ? allowed.join(' and ') : 'nothing';
     it(`refuses updateOrderStatus from ${from} to ${to} with InvalidTransition allowing ${listed}`, async () => {
-      const result = await changesNothing(async () =>
+      const result = await changesNothing(t.pool, async () =>
         resultOf(await t.gql(UpdateOrderStatus, { input: { orderId: orders[from].id, status: to } })),
       );
       expect(result.__typename).toBe('InvalidTransition');
@@ -362,7 +354,7 @@ describe('the order status machine', () => {
 
   for (const from of STATUSES.filter((s) => !ALLOWED[s].includes('CANCELLED'))) {
     it(`refuses cancelOrder on a ${from} order with InvalidTransition`, async () => {
-      const result = await changesNothing(async () =>
+      const result = await changesNothing(t.pool, async () =>
         resultOf(await t.gql(CancelOrder, { input: { orderId: orders[from].id } })),
       );
       expect(result).toMatchObject({ __typename: 'InvalidTransition', from, to: 'CANCELLED' });
@@ -373,7 +365,7 @@ describe('the order status machine', () => {
 
   for (const from of STATUSES.filter((s) => s !== 'PENDING')) {
     it(`refuses addOrderItem on a ${from} order with InvalidTransition`, async () => {
-      const result = await changesNothing(async () =>
+      const result = await changesNothing(t.pool, async () =>
         resultOf(
           await t.gql(AddOrderItem, { input: { orderId: orders[from].id, productId: product.id, quantity: 1 } }),
         ),
@@ -388,25 +380,14 @@ describe('the order status machine', () => {
 describe('an oversized request', () => {
   const LIMIT = 100_000;
   const mutation = 'mutation Big($input: CreateCustomerInput!) { createCustomer(input: $input) { __typename } }';
-  let server: TestHttpServer;
+  let server: TestServer;
   beforeAll(async () => {
     server = await listen(t);
   });
   afterAll(async () => server.close());
 
-  function post(body: BodyInit, headers: Record<string, string> = {}) {
-    return fetch(server.url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json',
-        authorization: `Bearer ${t.adminToken}`,
-        ...headers,
-      },
-      body,
-      ...(body instanceof ReadableStream ? { duplex: 'half' } : {}),
-    } as RequestInit);
-  }
+  const post = (body: GraphQLBody) =>
+    postAsAdmin(server.url, t.adminToken, body, { accept: 'application/graphql-response+json' });
 
   async function expectTooLarge(response: Response): Promise<void> {
     expect(response.status).toBe(413);
@@ -417,7 +398,7 @@ describe('an oversized request', () => {
 
   it('refuses a document over 100 KB with HTTP 413 and a GraphQL error body, and writes nothing', async () => {
     const query = `mutation { createCustomer(input: { name: "Big", email: "big@example.com" }) { __typename } }\n# ${'x'.repeat(LIMIT)}`;
-    await changesNothing(async () => expectTooLarge(await post(JSON.stringify({ query }))));
+    await changesNothing(t.pool, async () => expectTooLarge(await post(JSON.stringify({ query }))));
   });
 
   it('refuses variables over 100 KB with HTTP 413 and a GraphQL error body, and writes nothing', async () => {
@@ -425,7 +406,7 @@ describe('an oversized request', () => {
       query: mutation,
       variables: { input: { name: 'Padded', email: 'padded@example.com' }, padding: 'x'.repeat(LIMIT) },
     });
-    await changesNothing(async () => expectTooLarge(await post(body)));
+    await changesNothing(t.pool, async () => expectTooLarge(await post(body)));
   });
 
   it('cuts off a body streamed without a Content-Length at 100 KB with HTTP 413, and writes nothing', async () => {
@@ -441,7 +422,7 @@ describe('an oversized request', () => {
         controller.close();
       },
     });
-    await changesNothing(async () => expectTooLarge(await post(stream)));
+    await changesNothing(t.pool, async () => expectTooLarge(await post(stream)));
   });
 
   it('serves the same mutation when the request stays under the limit', async () => {

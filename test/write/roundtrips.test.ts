@@ -9,7 +9,7 @@ import type { TransactionClient } from '../../src/db/prisma.ts';
 import { ValidationError } from '../../src/errors.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
 import { createTestApp, type GraphQLResponse, type TestApp } from '../support/app.ts';
-import { writeCounts } from '../support/db.ts';
+import { changesNothing, writeCounts } from '../support/db.ts';
 import { CreateOrder } from '../support/documents.ts';
 import { expectMaskedInternalError } from '../support/failure.ts';
 import { givenCustomer, givenProduct } from '../support/fixtures.ts';
@@ -312,19 +312,19 @@ describe('idempotency keys on the plain pg connection (inlined as literals)', ()
   it('refuses a key with U+0000 (a BAD_USER_INPUT over GraphQL, a ValidationError from the handler) and writes nothing', async () => {
     const product = await givenProduct(t);
     const customer = await givenCustomer(t);
-    const before = await writeCounts(t.pool);
     const input = {
       customerId: customer.id,
       items: [{ productId: product.id, quantity: 1 }],
       idempotencyKey: 'a\u0000b',
     };
-    const response = await t.gql(CreateOrder, { input });
+    const { response, direct } = await changesNothing(t.pool, async () => ({
+      response: await t.gql(CreateOrder, { input }),
+      direct: await Promise.resolve()
+        .then(() => createOrder(adminContext(t.app), input))
+        .catch((error: unknown) => error),
+    }));
     expect(response.errors?.map((e) => e.extensions?.code)).toEqual(['BAD_USER_INPUT']);
-    const direct = await Promise.resolve()
-      .then(() => createOrder(adminContext(t.app), input))
-      .catch((error: unknown) => error);
     expect(direct).toBeInstanceOf(ValidationError);
     expect((direct as ValidationError).issues.map((i) => i.path)).toEqual([['input', 'idempotencyKey']]);
-    expect(await writeCounts(t.pool)).toEqual(before);
   });
 });
