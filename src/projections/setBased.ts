@@ -49,7 +49,7 @@ export interface Table<Row> {
 /** What `evolve` may read besides the row and the event. */
 export interface EvolveContext {
   /** The projection's copy of customer names and emails, as of this event. */
-  customers: CustomerCopies;
+  customers: Pick<CustomerCopies, 'facts'>;
   /** When the event occurred (ISO 8601). */
   at: string;
 }
@@ -239,16 +239,28 @@ async function loadRows<Row>(sql: Sql, table: Table<Row>, ids: string[]): Promis
   return rows;
 }
 
-/** Applies a batch of events to a set-based read model inside the caller's transaction. */
-export async function applySetBased<Row extends VersionedRow>(
-  sql: Sql,
+/** What a batch did to a read model in memory: its rows now, which it created or changed, their child rows. */
+export interface EvolvedBatch<Row> {
+  rows: Map<string, Row>;
+  created: Set<string>;
+  changed: Set<string>;
+  /** Per child table of the model, the rows the batch adds. */
+  children: object[][];
+}
+
+/**
+ * The batch in memory, without a database: every event in outbox order, with the
+ * version guards (a creation only where no row is, any other event only on the row's
+ * next version). `rows` are the rows the batch's orders had (keyed by idKey); customer
+ * events go to `customers` first, so an order created later in the batch sees them.
+ */
+export function evolveBatch<Row extends VersionedRow>(
   model: SetBasedModel<Row>,
+  loaded: Map<string, Row>,
   events: StoredEvent[],
-): Promise<void> {
-  const customers = await CustomerCopies.load(sql, model.name, model.customers === false ? [] : events);
-  const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');
-  const rows = await loadRows(sql, model.table, [...new Set(orderEvents.map((e) => idKey(e.aggregateId)))]);
-  const before = new Map(rows);
+  customers: Pick<CustomerCopies, 'facts' | 'apply'>,
+): EvolvedBatch<Row> {
+  const rows = new Map(loaded);
   const created = new Set<string>();
   const changed = new Set<string>();
   const children = (model.children ?? []).map(() => [] as object[]);
@@ -277,6 +289,19 @@ export async function applySetBased<Row extends VersionedRow>(
       children[i]!.push(...child.of(next, event));
     });
   }
+  return { rows, created, changed, children };
+}
+
+/** Applies a batch of events to a set-based read model inside the caller's transaction. */
+export async function applySetBased<Row extends VersionedRow>(
+  sql: Sql,
+  model: SetBasedModel<Row>,
+  events: StoredEvent[],
+): Promise<void> {
+  const customers = await CustomerCopies.load(sql, model.name, model.customers === false ? [] : events);
+  const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');
+  const before = await loadRows(sql, model.table, [...new Set(orderEvents.map((e) => idKey(e.aggregateId)))]);
+  const { rows, created, changed, children } = evolveBatch(model, before, events, customers);
   await insertRows(
     sql,
     model.table,

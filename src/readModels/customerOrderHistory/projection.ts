@@ -24,7 +24,7 @@ function preview(l: OrderLine) {
   };
 }
 
-interface HistoryRow {
+export interface HistoryRow {
   customerId: string;
   orderId: string;
   createdAt: string;
@@ -48,7 +48,7 @@ const TABLE: Table<HistoryRow> = {
   ],
 };
 
-const model: SetBasedModel<HistoryRow> = {
+export const customerOrderHistoryModel: SetBasedModel<HistoryRow> = {
   name: NAME,
   table: TABLE,
   evolve(row, e, { customers, at }) {
@@ -117,5 +117,5 @@ export const customerOrderHistoryProjection: Projection = {
   version: 1,
   tables: ['customer_order_history'],
   checks,
-  apply: (sql, events) => applySetBased(sql, model, events),
+  apply: (sql, events) => applySetBased(sql, customerOrderHistoryModel, events),
 };

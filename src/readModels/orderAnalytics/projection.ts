@@ -17,7 +17,7 @@ import { checks } from './verify.ts';
 
 const NAME = 'order_analytics';
 
-interface AnalyticsOrder {
+export interface AnalyticsOrder {
   orderId: string;
   /** UTC day of creation, YYYY-MM-DD. */
   day: string;
@@ -94,7 +94,7 @@ class Buckets {
   }
 }
 
-const model: SetBasedModel<AnalyticsOrder> = {
+export const orderAnalyticsModel: SetBasedModel<AnalyticsOrder> = {
   name: NAME,
   table: ORDERS,
   customers: false,
@@ -135,5 +135,5 @@ export const orderAnalyticsProjection: Projection = {
   version: 1,
   tables: ['order_analytics', 'order_analytics_orders'],
   checks,
-  apply: (sql, events) => applySetBased(sql, model, events),
+  apply: (sql, events) => applySetBased(sql, orderAnalyticsModel, events),
 };

@@ -26,7 +26,7 @@ export function rowPosition(row: Record<string, unknown>): Position {
 const COLUMNS = selectList(LIST_TABLE, 'order_list_view', 'column');
 
 /** The batch's rows and lines, as a set-based model (projections/setBased.ts). */
-const model: SetBasedModel<ListRow> = {
+export const orderListViewModel: SetBasedModel<ListRow> = {
   name: NAME,
   table: LIST_TABLE,
   evolve(row, e, { customers, at }) {
@@ -131,7 +131,7 @@ export const orderListViewProjection: Projection = {
   version: 1,
   tables: ['order_list_view', 'order_list_view_items'],
   checks,
-  apply: (sql, events) => applySetBased(sql, model, events),
+  apply: (sql, events) => applySetBased(sql, orderListViewModel, events),
   /**
    * Every row the batch's events are about, in its state now, whoever applied the event
    * (this batch, or an INLINE command before it). A row an INLINE command has already

@@ -14,7 +14,7 @@ import { checks } from './verify.ts';
 
 const NAME = 'order_search';
 
-interface SearchRow {
+export interface SearchRow {
   orderId: string;
   customerId: string;
   customerName: string | null;
@@ -76,7 +76,7 @@ function termsOf(row: SearchRow, { event }: StoredEvent<OrderEvent>): Term[] {
   return terms;
 }
 
-const model: SetBasedModel<SearchRow> = {
+export const orderSearchModel: SetBasedModel<SearchRow> = {
   name: NAME,
   table: TABLE,
   evolve(row, e, { customers }) {
@@ -153,5 +153,5 @@ export const orderSearchProjection: Projection = {
   version: 1,
   tables: ['order_search', 'order_search_terms'],
   checks,
-  apply: (sql, events) => applySetBased(sql, model, events),
+  apply: (sql, events) => applySetBased(sql, orderSearchModel, events),
 };
