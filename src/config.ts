@@ -1,5 +1,8 @@
 // Environment parsed and validated once, at start-up. Everything else takes a Config.
 
+/** Events per projection batch unless PROJECTION_BATCH_SIZE says otherwise. */
+export const PROJECTION_BATCH_SIZE = 500;
+
 export type Role = 'api' | 'projector' | 'all';
 export type ProjectionMode = 'ASYNC' | 'INLINE';
 
@@ -209,7 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectionModes: parseModes(env.PROJECTION_MODES),
     maxRequestBytes,
     poolSize: intFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
-    projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', 500, 1, 100_000),
+    projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', PROJECTION_BATCH_SIZE, 1, 100_000),
     projectionPollMs: intFrom(env, 'PROJECTION_POLL_MS', 1000, 10, 60_000),
     outboxNotify: notifyMode(env.OUTBOX_NOTIFY),
     projectionLeaseMs: intFrom(env, 'PROJECTION_LEASE_MS', 5000, 300, 600_000),

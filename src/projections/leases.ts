@@ -158,3 +158,12 @@ export class LeaseManager {
     this.set(new Set());
   }
 }
+
+/** Fencing: whether `owner` still holds the lease on `name`, read inside the caller's batch transaction. */
+export async function leaseHeld(client: pg.ClientBase, name: string, owner: string): Promise<boolean> {
+  const { rowCount } = await client.query(
+    'SELECT 1 FROM projection_leases WHERE name = $1 AND owner = $2 AND expires_at > now()',
+    [name, owner],
+  );
+  return Boolean(rowCount);
+}

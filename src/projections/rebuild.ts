@@ -12,7 +12,7 @@ import type pg from 'pg';
 import { pgSql, type Sql } from '../db/sql.ts';
 import { comparePositions } from '../outbox/position.ts';
 import { readCommitted } from '../outbox/reader.ts';
-import { lockCheckpoint } from './checkpoints.ts';
+import { type Checkpoint, lockCheckpoint } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
 
 export const REBUILD_CHANNEL = 'parallax_rebuild';
@@ -145,6 +145,24 @@ export async function isCurrentRun(client: pg.ClientBase, name: string, runId: s
     runId,
   ]);
   return Boolean(rowCount);
+}
+
+/**
+ * Inside a shadow runner's batch transaction, after it locked the shadow checkpoint:
+ * 'gone' when its run was swapped in elsewhere or replaced by a newer one (the runner
+ * is done); 'missing' when the run's schema is not there (the shadow stalls, saying
+ * so: it never replays into the live tables); else 'ok', with search_path on the
+ * shadow schema. A stalled shadow does not enter its schema: its batch ends there.
+ */
+export async function openShadowBatch(
+  client: pg.ClientBase,
+  name: string,
+  runId: string,
+  checkpoint: Checkpoint,
+): Promise<'ok' | 'gone' | 'missing'> {
+  if (!(await isCurrentRun(client, name, runId))) return 'gone';
+  if (checkpoint.state === 'LIVE' && !(await enterShadow(client, shadowSchema(name, runId)))) return 'missing';
+  return 'ok';
 }
 
 export type SwapResult = 'swapped' | 'busy' | 'gone';

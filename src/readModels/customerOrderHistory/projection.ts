@@ -7,7 +7,8 @@ import type { Sql } from '../../db/sql.ts';
 import type { OrderLine } from '../../events/order.ts';
 import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
-import { applySetBased, type SetBasedModel, type Table } from '../../projections/setBased.ts';
+import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
+import type { Table } from '../../projections/tables.ts';
 import { checks } from './verify.ts';
 
 const NAME = 'customer_order_history';

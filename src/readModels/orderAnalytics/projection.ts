@@ -12,7 +12,8 @@
 
 import type { Sql } from '../../db/sql.ts';
 import type { Projection } from '../../projections/projection.ts';
-import { applySetBased, type SetBasedModel, type Table } from '../../projections/setBased.ts';
+import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
+import type { Table } from '../../projections/tables.ts';
 import { checks } from './verify.ts';
 
 const NAME = 'order_analytics';

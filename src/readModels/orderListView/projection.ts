@@ -11,7 +11,8 @@ import type { StoredEvent } from '../../outbox/append.ts';
 import { comparePositions, type Position } from '../../outbox/position.ts';
 import { type CustomerCopies, idKey } from '../../projections/customers.ts';
 import type { Projection, ReadModelChange } from '../../projections/projection.ts';
-import { applySetBased, type SetBasedModel, selectList } from '../../projections/setBased.ts';
+import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
+import { selectList } from '../../projections/tables.ts';
 import { LINES_TABLE, LIST_TABLE, type ListRow } from './table.ts';
 import { checks } from './verify.ts';
 

@@ -1,7 +1,7 @@
 // order_list_view's tables, described once: the projection loads, inserts and updates
 // rows by these column lists (projections/setBased.ts) and publishes its changes with them.
 import type { Position } from '../../outbox/position.ts';
-import type { Table } from '../../projections/setBased.ts';
+import type { Table } from '../../projections/tables.ts';
 
 /** A row of order_list_view in memory (timestamps as ISO 8601 text). */
 export interface ListRow {

@@ -9,7 +9,8 @@ import type { OrderEvent } from '../../events/order.ts';
 import type { StoredEvent } from '../../outbox/append.ts';
 import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
-import { applySetBased, type SetBasedModel, type Table } from '../../projections/setBased.ts';
+import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
+import type { Table } from '../../projections/tables.ts';
 import { checks } from './verify.ts';
 
 const NAME = 'order_search';

@@ -1,0 +1,109 @@
+// One batch of one runner, as one transaction: lock the checkpoint (SKIP LOCKED: the
+// compare-and-set that keeps two workers from applying the same batch), check the run
+// (shadow) and the lease (fencing), read the next committed events, apply them, collect
+// the rows subscribers must hear of, advance the checkpoint, commit. Nothing is
+// published here: the runner publishes after the commit.
+import type { Span } from '@opentelemetry/api';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { pgSql } from '../db/sql.ts';
+import type { StoredEvent } from '../outbox/append.ts';
+import type { Position } from '../outbox/position.ts';
+import { readCommitted } from '../outbox/reader.ts';
+import { advanceCheckpoint, lockCheckpoint, recordFailure } from './checkpoints.ts';
+import { leaseHeld } from './leases.ts';
+import type { Projection, ReadModelChange } from './projection.ts';
+import { openShadowBatch, type RebuildState, shadowSchema } from './rebuild.ts';
+
+/** An error thrown by a projection's own code, as opposed to the database going away. */
+export class ApplyError extends Error {
+  constructor(
+    readonly original: unknown,
+    readonly at: Position,
+  ) {
+    super(original instanceof Error ? original.message : String(original));
+  }
+}
+
+export interface BatchSpec {
+  projection: Projection;
+  checkpointName: string;
+  mode: 'live' | 'shadow';
+  /** Shadow mode: the rebuild run it builds. */
+  run?: RebuildState;
+  /** With leases: this process's owner id (fencing). */
+  owner?: string;
+  limit: number;
+  log: Logger;
+  /** The batch's span, started once its events are known. */
+  startSpan(events: StoredEvent[]): Span;
+}
+
+export type BatchResult =
+  | { kind: 'applied'; count: number; from: Position; to: Position; changes: ReadModelChange[] }
+  | { kind: 'idle' | 'busy' | 'stalled' | 'unleased' | 'gone' };
+
+/** What the runner learns even when the batch fails: the checkpoint it started from, the span. */
+export interface BatchTrace {
+  checkpoint?: Position;
+  span?: Span;
+}
+
+/** Runs one batch on `client`; an ApplyError is the projection's own failure (the transaction is rolled back by the caller). */
+export async function runBatch(client: pg.ClientBase, spec: BatchSpec, trace: BatchTrace): Promise<BatchResult> {
+  const { projection, checkpointName } = spec;
+  const sql = pgSql(client);
+  await client.query('BEGIN');
+  const checkpoint = await lockCheckpoint(sql, checkpointName);
+  if (!checkpoint) {
+    await client.query('ROLLBACK');
+    return { kind: 'busy' };
+  }
+  if (spec.mode === 'shadow') {
+    const run = spec.run!;
+    const opened = await openShadowBatch(client, projection.name, run.runId, checkpoint);
+    if (opened === 'gone') {
+      await client.query('ROLLBACK');
+      return { kind: 'gone' };
+    }
+    if (opened === 'missing') {
+      const message = `rebuild schema ${shadowSchema(projection.name, run.runId)} is missing; start the rebuild again`;
+      spec.log.error({ projection: projection.name, runId: run.runId }, message);
+      await recordFailure(sql, checkpointName, message, null, true);
+      await client.query('COMMIT');
+      return { kind: 'stalled' };
+    }
+  }
+  trace.checkpoint = checkpoint.position;
+  if (spec.owner !== undefined && !(await leaseHeld(client, projection.name, spec.owner))) {
+    await client.query('ROLLBACK');
+    return { kind: 'unleased' };
+  }
+  if (checkpoint.state !== 'LIVE') {
+    await client.query('ROLLBACK');
+    return { kind: 'stalled' };
+  }
+  const events = await readCommitted(sql, checkpoint.position, spec.limit);
+  if (events.length === 0) {
+    await client.query('ROLLBACK');
+    return { kind: 'idle' };
+  }
+  trace.span = spec.startSpan(events);
+  // Every event is applied here, also those an INLINE projection applied inside their
+  // command's transaction: applies are idempotent (each row carries its aggregate
+  // version), so those are no-ops, and an INLINE apply that could not apply (its row
+  // was behind) is done now, in order. No mark can claim an effect that is not there.
+  const to = events.at(-1)!.position;
+  let changes: ReadModelChange[] = [];
+  try {
+    await projection.apply(sql, events);
+    if (spec.mode === 'live' && projection.changes) {
+      changes = await projection.changes(sql, events, checkpoint.position, to);
+    }
+  } catch (error) {
+    throw new ApplyError(error, events[0]!.position);
+  }
+  await advanceCheckpoint(sql, checkpointName, to, events.length);
+  await client.query('COMMIT');
+  return { kind: 'applied', count: events.length, from: checkpoint.position, to, changes };
+}

@@ -1,0 +1,192 @@
+// A read-model table described once (field, column, SQL type per column), and what
+// the set-based skeleton (setBased.ts) and the readers do with that description: the
+// SELECT list and its one row mapper, and the set-based writes (one unnest statement
+// for any number of rows).
+import type { Sql } from '../db/sql.ts';
+import type { Position } from '../outbox/position.ts';
+import { idKey } from './customers.ts';
+
+/** How a field travels: its SQL type (text[] and jsonb go as JSON text, a position as two columns). */
+export type ColumnType = 'uuid' | 'text' | 'int' | 'bigint' | 'date' | 'timestamptz' | 'jsonb' | 'text[]' | 'position';
+
+export interface Column<Row> {
+  field: keyof Row & string;
+  /** Column name; a 'position' column is the pair `<column>_tx_id`, `<column>_seq`. */
+  column: string;
+  type: ColumnType;
+  /** Written when the row is created, never updated by an event (keys, creation facts, customer copies). */
+  fixed?: boolean;
+}
+
+export interface Table<Row> {
+  name: string;
+  columns: Column<Row>[];
+  /** The field rows are found, locked and updated by. */
+  key: keyof Row & string;
+  /** ON CONFLICT target of the insert (default: the key's column). */
+  conflict?: string[];
+  /** Lock order of the load (default: the key's column). */
+  lockOrder?: string[];
+  /**
+   * A row inserted by another transaction after the load fails the batch (it is applied
+   * again): for tables whose rows feed additive totals, where applying a creation twice
+   * would count it twice. Otherwise such a row is left as it is (it holds the same creation).
+   */
+  strictInsert?: boolean;
+}
+
+interface Parameter {
+  field: string;
+  name: string;
+  type: ColumnType;
+}
+
+function columnsOf<Row>(columns: Column<Row>[]): Parameter[] {
+  return columns.flatMap((c): Parameter[] =>
+    c.type === 'position'
+      ? [
+          { field: `${c.field}.txId`, name: `${c.column}_tx_id`, type: 'position' },
+          { field: `${c.field}.seq`, name: `${c.column}_seq`, type: 'bigint' },
+        ]
+      : [{ field: c.field, name: c.column, type: c.type }],
+  );
+}
+
+/**
+ * The SELECT list of a table's columns: named by field for `rowFrom` (the one row
+ * mapper), or by column ('column': snake_case, timestamps as they are) for rows published as read.
+ */
+export function selectList<Row>(table: Table<Row>, alias = table.name, names: 'field' | 'column' = 'field'): string {
+  return table.columns
+    .map((c) => {
+      const col = `${alias}.${c.column}`;
+      const as = names === 'field' ? `"${c.field}"` : c.column;
+      switch (c.type) {
+        case 'uuid':
+          return `${col}::text AS ${as}`;
+        case 'bigint':
+          return `${col}::float8 AS ${as}`;
+        case 'date':
+          return `${col}::text AS ${as}`;
+        case 'timestamptz':
+          return names === 'field' ? `to_json(${col})#>>'{}' AS ${as}` : `${col} AS ${as}`;
+        case 'jsonb':
+          return `${col}::text AS ${as}`;
+        case 'text[]':
+          return `array_to_json(${col})::text AS ${as}`;
+        case 'position':
+          return names === 'field'
+            ? `${col}_tx_id::text AS "${c.field}TxId", ${col}_seq::text AS "${c.field}Seq"`
+            : `${col}_tx_id::text AS ${c.column}_tx_id, ${col}_seq::text AS ${c.column}_seq`;
+        default:
+          return `${col} AS ${as}`;
+      }
+    })
+    .join(', ');
+}
+
+/** A row read with `selectList`, in memory. */
+export function rowFrom<Row>(table: Table<Row>, record: Record<string, unknown>): Row {
+  const row: Record<string, unknown> = {};
+  for (const c of table.columns) {
+    const value = record[c.field];
+    switch (c.type) {
+      case 'int':
+      case 'bigint':
+        row[c.field] = value === null ? null : Number(value);
+        break;
+      case 'jsonb':
+      case 'text[]':
+        row[c.field] = value === null ? null : JSON.parse(String(value));
+        break;
+      case 'position':
+        row[c.field] = {
+          txId: BigInt(String(record[`${c.field}TxId`])),
+          seq: BigInt(String(record[`${c.field}Seq`])),
+        };
+        break;
+      default:
+        row[c.field] = value;
+    }
+  }
+  return row as Row;
+}
+
+const ARRAY_TYPE: Record<ColumnType, string> = {
+  uuid: 'uuid[]',
+  text: 'text[]',
+  int: 'int[]',
+  bigint: 'bigint[]',
+  date: 'date[]',
+  timestamptz: 'timestamptz[]',
+  jsonb: 'text[]',
+  'text[]': 'text[]',
+  position: 'text[]',
+};
+
+function parameterValue(row: Record<string, unknown>, field: string, type: ColumnType): unknown {
+  const [name, part] = field.split('.') as [string, 'txId' | 'seq' | undefined];
+  const value = part ? (row[name] as Position)[part] : row[name];
+  if (type === 'jsonb' || type === 'text[]') return JSON.stringify(value);
+  if (typeof value === 'bigint') return value.toString();
+  return value ?? null;
+}
+
+/** `r.<column>` as the column's own type, from the unnest of text or typed arrays. */
+function fromParameter(name: string, type: ColumnType): string {
+  if (type === 'jsonb') return `r.${name}::jsonb`;
+  if (type === 'text[]') return `ARRAY(SELECT jsonb_array_elements_text(r.${name}::jsonb))`;
+  if (type === 'position') return `r.${name}::xid8`;
+  return `r.${name}`;
+}
+
+function unnest(columns: Parameter[], rows: object[]) {
+  return {
+    from: `unnest(${columns.map((c, i) => `$${i + 1}::${ARRAY_TYPE[c.type]}`).join(', ')}) AS r(${columns.map((c) => c.name).join(', ')})`,
+    params: columns.map((c) => rows.map((r) => parameterValue(r as Record<string, unknown>, c.field, c.type))),
+  };
+}
+
+export async function insertRows<Row>(sql: Sql, table: Table<Row>, rows: object[]): Promise<void> {
+  if (!rows.length) return;
+  const columns = columnsOf(table.columns);
+  const { from, params } = unnest(columns, rows);
+  const conflict = table.conflict ?? [table.columns.find((c) => c.field === table.key)!.column];
+  const inserted = await sql.execute(
+    `INSERT INTO ${table.name} (${columns.map((c) => c.name).join(', ')})
+     SELECT ${columns.map((c) => fromParameter(c.name, c.type)).join(', ')} FROM ${from}
+     ON CONFLICT (${conflict.join(', ')}) DO NOTHING`,
+    params,
+  );
+  if (table.strictInsert && inserted !== rows.length) throw new Error(`${table.name} changed during the batch`);
+}
+
+export async function updateRows<Row>(sql: Sql, table: Table<Row>, rows: Row[]): Promise<void> {
+  if (!rows.length) return;
+  const key = table.columns.find((c) => c.field === table.key)!;
+  const columns = columnsOf(table.columns.filter((c) => c === key || !c.fixed));
+  const { from, params } = unnest(columns, rows as object[]);
+  await sql.execute(
+    `UPDATE ${table.name} AS t
+        SET ${columns
+          .filter((c) => c.name !== key.column)
+          .map((c) => `${c.name} = ${fromParameter(c.name, c.type)}`)
+          .join(', ')}
+       FROM ${from}
+      WHERE t.${key.column} = r.${key.column}`,
+    params,
+  );
+}
+
+export async function loadRows<Row>(sql: Sql, table: Table<Row>, ids: string[]): Promise<Map<string, Row>> {
+  const rows = new Map<string, Row>();
+  if (!ids.length) return rows;
+  const key = table.columns.find((c) => c.field === table.key)!.column;
+  const found = await sql.query(
+    `SELECT ${selectList(table)} FROM ${table.name} WHERE ${key} = ANY($1::uuid[])
+      ORDER BY ${(table.lockOrder ?? [key]).join(', ')} FOR UPDATE`,
+    [ids],
+  );
+  for (const record of found) rows.set(idKey(String(record[table.key])), rowFrom(table, record));
+  return rows;
+}
