@@ -179,6 +179,17 @@ function optional(raw: string | undefined): string | undefined {
   return raw?.trim() ? raw.trim() : undefined;
 }
 
+/**
+ * The service (not the CLI, which only reads the database) runs without JWT_SECRET only
+ * on the embedded development database: it then makes a random secret and prints sample
+ * tokens. Anything with its own DATABASE_URL must be given one.
+ */
+export function assertServiceSecret(config: Pick<Config, 'jwtSecret' | 'databaseUrl'>): void {
+  if (!config.jwtSecret && config.databaseUrl) {
+    throw new ConfigError('JWT_SECRET is required with DATABASE_URL (only the embedded database runs without one)');
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const role = (env.ROLE ?? 'all') as Role;
   if (!['api', 'projector', 'all'].includes(role)) {

@@ -8,7 +8,7 @@ import { commandContextFor } from './app.ts';
 import { TokenService } from './auth/jwt.ts';
 import { createMemoryBus } from './bus/memory.ts';
 import { createRedisBus, createRedisClient } from './bus/redis.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { assertServiceSecret, ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { createLogger } from './observability/logger.ts';
@@ -26,11 +26,7 @@ async function main(): Promise<void> {
   const log = createLogger(config, { role: config.role });
   const stopTracing = await startTracing(process.env, log, { 'parallax.role': config.role });
   const devMode = config.nodeEnv !== 'production';
-  // A random secret (and printed sample tokens) only for the embedded development
-  // database; anything with its own DATABASE_URL must be given JWT_SECRET.
-  if (!config.jwtSecret && config.databaseUrl) {
-    throw new ConfigError('JWT_SECRET is required with DATABASE_URL (only the embedded database runs without one)');
-  }
+  assertServiceSecret(config);
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
   const db = await openDatabase(config, log);
   const namespace = `parallax:${decodeURIComponent(new URL(db.url).pathname.slice(1))}`;

@@ -36,6 +36,3 @@ export function comparePositions(a: Position, b: Position): number {
   return 0;
 }
 
-export function maxPosition(a: Position, b: Position): Position {
-  return comparePositions(a, b) >= 0 ? a : b;
-}

@@ -3,7 +3,7 @@
 // an event twice or late never moves a name backwards.
 //
 // A batch works on the copies in memory: CustomerCopies loads the rows its events touch
-// (locked), applies each event with the same guards a statement per event would have
+// (locked), applies each event with the customer-version guards
 // (create only if absent, rename and erase only a newer version: last writer wins, so
 // a rename applied inline ahead of an older one is never undone), answers what a
 // projection copies into a new order at any point of the batch, and writes the copies
