@@ -29,3 +29,8 @@ export interface OrderCancelled {
   data: { orderId: string; from: OrderStatus };
 }
 export type OrderEvent = OrderCreated | OrderItemAdded | OrderStatusChanged | OrderCancelled;
+
+/** Units over all lines. */
+export function unitsOf(lines: readonly OrderLine[]): number {
+  return lines.reduce((n, l) => n + l.quantity, 0);
+}

@@ -35,4 +35,3 @@ export function comparePositions(a: Position, b: Position): number {
   if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1;
   return 0;
 }
-

@@ -11,6 +11,7 @@ import type { Metrics } from '../observability/metrics.ts';
 import { batchParent, endWithError, tracer } from '../observability/tracing.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import { encodePosition, type Position } from '../outbox/position.ts';
+import { Sleeper } from '../sleeper.ts';
 import { ApplyError, type BatchResult, type BatchTrace, runBatch } from './batch.ts';
 import { Failures } from './failures.ts';
 import type { LeaseManager } from './leases.ts';
@@ -41,8 +42,7 @@ export interface RunnerHost {
 type StepResult = BatchResult | { kind: 'retry' };
 
 export class Runner {
-  private wakeUp: (() => void) | undefined;
-  private pendingWake = false;
+  private readonly sleeper = new Sleeper();
   private idleDelay: number;
   private readonly failures: Failures;
   private readonly publisher: BatchPublisher;
@@ -72,26 +72,11 @@ export class Runner {
   }
 
   wake(): void {
-    this.pendingWake = true;
-    this.wakeUp?.();
+    this.sleeper.wake();
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.pendingWake) {
-      this.pendingWake = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.wakeUp = undefined;
-        self.pendingWake = false;
-        resolve();
-      }
-      this.wakeUp = done;
-    });
+    return this.sleeper.sleep(ms);
   }
 
   async run(): Promise<void> {

@@ -78,3 +78,21 @@ export function pageSize(first: number | null | undefined, fallback = 20): numbe
   if (!Number.isInteger(n) || n < 1 || n > PAGE_MAX) throw badInput(`first must be 1 to ${PAGE_MAX}`, 'first');
   return n;
 }
+
+/** The filter the order lists and search share. */
+export interface OrderFilter {
+  customerId?: string | null;
+  status?: string | null;
+  createdFrom?: Date | null;
+  createdTo?: Date | null;
+  minTotal?: number | null;
+  maxTotal?: number | null;
+}
+
+export interface Page<T> {
+  nodes: T[];
+  cursors: string[];
+  hasNextPage: boolean;
+  /** Rows matching the filter (counted only when asked for). */
+  totalCount?: () => Promise<number>;
+}

@@ -21,6 +21,7 @@ import { pgSql } from '../db/sql.ts';
 import { OUTBOX_CHANNEL } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
 import { readCommitted } from '../outbox/reader.ts';
+import { Sleeper } from '../sleeper.ts';
 import {
   advanceRelayCheckpoint,
   claimRelayLease,
@@ -61,8 +62,7 @@ export class OutboxRelay {
   private leaseTimer: NodeJS.Timeout | undefined;
   private leaseRound: Promise<void> | undefined;
   private loop: Promise<void> | undefined;
-  private wakeUp: (() => void) | undefined;
-  private pendingWake = false;
+  private readonly sleeper = new Sleeper();
   /** Our checkpoint while we hold the lease (re-read whenever we (re)take it). */
   private position: Position | undefined;
   private attempts = 0;
@@ -96,26 +96,11 @@ export class OutboxRelay {
   }
 
   wake(): void {
-    this.pendingWake = true;
-    this.wakeUp?.();
+    this.sleeper.wake();
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.pendingWake) {
-      this.pendingWake = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.wakeUp = undefined;
-        self.pendingWake = false;
-        resolve();
-      }
-      this.wakeUp = done;
-    });
+    return this.sleeper.sleep(ms);
   }
 
   private async run(): Promise<void> {

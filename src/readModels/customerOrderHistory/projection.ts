@@ -4,7 +4,7 @@
 // Set-based (projections/setBased.ts): `evolve` says what each order event does to a row.
 
 import type { Sql } from '../../db/sql.ts';
-import type { OrderLine } from '../../events/order.ts';
+import { type OrderLine, unitsOf } from '../../events/order.ts';
 import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
 import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
@@ -65,7 +65,7 @@ export const customerOrderHistoryModel: SetBasedModel<HistoryRow> = {
             orderId: data.orderId,
             status: 'PENDING',
             totalCents: data.totalCents,
-            itemCount: data.items.reduce((n, l) => n + l.quantity, 0),
+            itemCount: unitsOf(data.items),
             lineCount: data.items.length,
             updatedAt: data.createdAt,
             // The customer's name comes from this projection's own copy.

@@ -1,7 +1,7 @@
 // Queries over customer_order_history.
 import type pg from 'pg';
-import type { CursorCodec } from '../../read/paging.ts';
-import type { Page } from '../orderListView/queries.ts';
+import type { OrderLine } from '../../events/order.ts';
+import type { CursorCodec, Page } from '../../read/paging.ts';
 
 export interface HistoryEntry {
   customerId: string;
@@ -16,14 +16,7 @@ export interface HistoryEntry {
     customerName: string | null;
     updatedAt: string;
   };
-  itemsPreview: {
-    lineNo: number;
-    productId: string;
-    sku: string;
-    productName: string;
-    quantity: number;
-    unitPriceCents: number;
-  }[];
+  itemsPreview: OrderLine[];
 }
 
 export async function getCustomerOrderHistory(

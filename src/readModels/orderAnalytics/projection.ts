@@ -11,6 +11,7 @@
 // row that appears after the batch loaded its rows fails the batch (strictInsert).
 
 import type { Sql } from '../../db/sql.ts';
+import { unitsOf } from '../../events/order.ts';
 import type { Projection } from '../../projections/projection.ts';
 import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
 import type { Table } from '../../projections/tables.ts';
@@ -110,7 +111,7 @@ export const orderAnalyticsModel: SetBasedModel<AnalyticsOrder> = {
           day: new Date(data.createdAt).toISOString().slice(0, 10),
           status: 'PENDING',
           totalCents: data.totalCents,
-          items: data.items.reduce((n, l) => n + l.quantity, 0),
+          items: unitsOf(data.items),
           version: e.aggregateVersion,
         };
       }

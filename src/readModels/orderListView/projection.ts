@@ -6,7 +6,7 @@
 // renamed or erased customers.
 
 import type { Sql } from '../../db/sql.ts';
-import type { OrderEvent } from '../../events/order.ts';
+import { type OrderEvent, unitsOf } from '../../events/order.ts';
 import type { StoredEvent } from '../../outbox/append.ts';
 import { comparePositions, type Position } from '../../outbox/position.ts';
 import { type CustomerCopies, idKey } from '../../projections/customers.ts';
@@ -43,7 +43,7 @@ export const orderListViewModel: SetBasedModel<ListRow> = {
           customerEmail: facts.email,
           status: 'PENDING',
           totalCents: data.totalCents,
-          itemCount: data.items.reduce((n, l) => n + l.quantity, 0),
+          itemCount: unitsOf(data.items),
           lineCount: data.items.length,
           version: e.aggregateVersion,
           createdAt: data.createdAt,

@@ -2,7 +2,8 @@
 import type pg from 'pg';
 import { pgSql } from '../../db/sql.ts';
 import { isUuid } from '../../errors.ts';
-import type { CursorCodec } from '../../read/paging.ts';
+import type { CursorCodec, OrderFilter, Page } from '../../read/paging.ts';
+import type { LineRow } from './table.ts';
 
 export interface OrderView {
   orderId: string;
@@ -23,15 +24,8 @@ export interface OrderView {
   items?: OrderViewItem[];
 }
 
-export interface OrderViewItem {
-  orderId: string;
-  lineNo: number;
-  productId: string;
-  sku: string;
-  productName: string;
-  quantity: number;
-  unitPriceCents: number;
-}
+/** A line of an order as the list view holds it (order_list_view_items). */
+export type OrderViewItem = LineRow;
 
 export const ORDER_VIEW_COLUMNS = `order_id::text AS "orderId", customer_id::text AS "customerId",
   customer_name AS "customerName", customer_email AS "customerEmail", status, total_cents::float8 AS "totalCents",
@@ -84,23 +78,6 @@ export async function getItemsByOrderIds(pool: pg.Pool, ids: readonly string[]):
     else byOrder.set(row.orderId, [row]);
   }
   return ids.map((id) => byOrder.get(id) ?? []);
-}
-
-export interface OrderFilter {
-  customerId?: string | null;
-  status?: string | null;
-  createdFrom?: Date | null;
-  createdTo?: Date | null;
-  minTotal?: number | null;
-  maxTotal?: number | null;
-}
-
-export interface Page<T> {
-  nodes: T[];
-  cursors: string[];
-  hasNextPage: boolean;
-  /** Rows matching the filter (counted only when asked for). */
-  totalCount?: () => Promise<number>;
 }
 
 /**

@@ -1,5 +1,6 @@
 // order_list_view's tables, described once: the projection loads, inserts and updates
 // rows by these column lists (projections/setBased.ts) and publishes its changes with them.
+import type { OrderLine } from '../../events/order.ts';
 import type { Position } from '../../outbox/position.ts';
 import type { Table } from '../../projections/tables.ts';
 
@@ -39,14 +40,9 @@ export const LIST_TABLE: Table<ListRow> = {
   ],
 };
 
-export interface LineRow {
+/** A line of order_list_view_items: the line as events carry it, with its order. */
+export interface LineRow extends OrderLine {
   orderId: string;
-  lineNo: number;
-  productId: string;
-  sku: string;
-  productName: string;
-  quantity: number;
-  unitPriceCents: number;
 }
 
 export const LINES_TABLE: Table<LineRow> = {

@@ -5,7 +5,7 @@
 // row, the terms are child rows; each order's document is computed once per batch.
 
 import type { Sql } from '../../db/sql.ts';
-import type { OrderEvent } from '../../events/order.ts';
+import { type OrderEvent, unitsOf } from '../../events/order.ts';
 import type { StoredEvent } from '../../outbox/append.ts';
 import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
@@ -91,7 +91,7 @@ export const orderSearchModel: SetBasedModel<SearchRow> = {
           customerName: customers.facts(data.customerId).name,
           status: 'PENDING',
           totalCents: data.totalCents,
-          itemCount: data.items.reduce((n, l) => n + l.quantity, 0),
+          itemCount: unitsOf(data.items),
           createdAt: data.createdAt,
           skus: data.items.map((l) => l.sku),
           productNames: data.items.map((l) => l.productName),

@@ -1,6 +1,6 @@
 // Full-text search, facets and autocomplete over order_search.
 import type pg from 'pg';
-import type { CursorCodec } from '../../read/paging.ts';
+import type { CursorCodec, OrderFilter } from '../../read/paging.ts';
 
 /**
  * Turns user text into a prefix tsquery: every word must match the start of a
@@ -16,15 +16,6 @@ export function toPrefixQuery(text: string): string | null {
     .slice(0, 10);
   if (!words.length) return null;
   return words.map((w) => `'${w}':*`).join(' & ');
-}
-
-export interface SearchFilters {
-  customerId?: string | null;
-  status?: string | null;
-  createdFrom?: Date | null;
-  createdTo?: Date | null;
-  minTotal?: number | null;
-  maxTotal?: number | null;
 }
 
 export interface SearchHit {
@@ -59,7 +50,7 @@ export interface SearchResult {
   };
 }
 
-function conditions(query: string | null, filters: SearchFilters, withStatus: boolean, params: unknown[]): string {
+function conditions(query: string | null, filters: OrderFilter, withStatus: boolean, params: unknown[]): string {
   const where: string[] = [];
   const add = (sql: string, value: unknown) => {
     params.push(value);
@@ -79,7 +70,7 @@ export async function searchOrders(
   pool: pg.Pool,
   cursorCodec: CursorCodec,
   text: string,
-  filters: SearchFilters,
+  filters: OrderFilter,
   first: number,
   after?: string | null,
 ): Promise<SearchResult> {
