@@ -1,4 +1,4 @@
-// The outbox relay: another consumer of the gap-free outbox reader (outbox/sequencer.ts),
+// The outbox relay: another consumer of the gap-free outbox reader (outbox/reader.ts),
 // publishing every committed event to one NATS JetStream stream.
 //
 // A batch: read the next committed events after the checkpoint, publish them (in order
