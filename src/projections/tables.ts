@@ -54,9 +54,15 @@ function columnsOf<Row>(columns: Column<Row>[]): Parameter[] {
 
 /**
  * The SELECT list of a table's columns: named by field for `rowFrom` (the one row
- * mapper), or by column ('column': snake_case, timestamps as they are) for rows published as read.
+ * mapper), or by column ('column': snake_case) for rows published as read; timestamps
+ * as ISO text (what `rowFrom` keeps) or as the driver returns them ('raw': Date).
  */
-export function selectList<Row>(table: Table<Row>, alias = table.name, names: 'field' | 'column' = 'field'): string {
+export function selectList<Row>(
+  table: Table<Row>,
+  alias = table.name,
+  names: 'field' | 'column' = 'field',
+  timestamps: 'text' | 'raw' = names === 'field' ? 'text' : 'raw',
+): string {
   return table.columns
     .map((c) => {
       const col = `${alias}.${c.column}`;
@@ -69,7 +75,7 @@ export function selectList<Row>(table: Table<Row>, alias = table.name, names: 'f
         case 'date':
           return `${col}::text AS ${as}`;
         case 'timestamptz':
-          return names === 'field' ? `to_json(${col})#>>'{}' AS ${as}` : `${col} AS ${as}`;
+          return timestamps === 'text' ? `to_json(${col})#>>'{}' AS ${as}` : `${col} AS ${as}`;
         case 'jsonb':
           return `${col}::text AS ${as}`;
         case 'text[]':

@@ -2,8 +2,9 @@
 import type pg from 'pg';
 import { pgSql } from '../../db/sql.ts';
 import { isUuid } from '../../errors.ts';
+import { selectList } from '../../projections/tables.ts';
 import type { CursorCodec, OrderFilter, Page } from '../../read/paging.ts';
-import type { LineRow } from './table.ts';
+import { LINES_TABLE, LIST_TABLE, type LineRow } from './table.ts';
 
 export interface OrderView {
   orderId: string;
@@ -27,10 +28,8 @@ export interface OrderView {
 /** A line of an order as the list view holds it (order_list_view_items). */
 export type OrderViewItem = LineRow;
 
-export const ORDER_VIEW_COLUMNS = `order_id::text AS "orderId", customer_id::text AS "customerId",
-  customer_name AS "customerName", customer_email AS "customerEmail", status, total_cents::float8 AS "totalCents",
-  item_count AS "itemCount", line_count AS "lineCount", version, created_at AS "createdAt", updated_at AS "updatedAt",
-  position_tx_id::text AS "positionTxId", position_seq::text AS "positionSeq"`;
+/** An OrderView's SELECT list, from the table's one column list (timestamps as Date). */
+export const ORDER_VIEW_COLUMNS = selectList(LIST_TABLE, 'order_list_view', 'field', 'raw');
 
 /** A row as the projection publishes it (snake_case, from RETURNING) to an OrderView. */
 export function orderViewFromRow(row: Record<string, unknown>): OrderView {
@@ -66,9 +65,8 @@ export async function getOrdersByIds(pool: pg.Pool, ids: readonly string[]): Pro
 
 export async function getItemsByOrderIds(pool: pg.Pool, ids: readonly string[]): Promise<OrderViewItem[][]> {
   const rows = await pgSql(pool).query<OrderViewItem>(
-    `SELECT order_id::text AS "orderId", line_no AS "lineNo", product_id::text AS "productId", sku,
-            product_name AS "productName", quantity, unit_price_cents AS "unitPriceCents"
-       FROM order_list_view_items WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no`,
+    `SELECT ${selectList(LINES_TABLE)} FROM order_list_view_items WHERE order_id = ANY($1::uuid[])
+      ORDER BY order_id, line_no`,
     [ids.filter(isUuid)],
   );
   const byOrder = new Map<string, OrderViewItem[]>();
