@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { authorize } from '../../auth/policy.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
 import type { Order } from '../../generated/prisma/client.ts';
-import { prismaSql, type Sql } from '../../projections/sql.ts';
-import { type CommandContext, type CommandResult, runCommand, runSqlCommand } from '../command.ts';
+import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
 import { assertId, assertNever, NotFoundError, ValidationError } from '../errors.ts';
 import type { PendingEvent } from '../events.ts';
 import type { LineInput, OrderCommand, OrderDecisionContext, OrderState, ProductFacts } from './commands.ts';
@@ -45,27 +44,19 @@ async function loadProducts(tx: TransactionClient, ids: string[]): Promise<Map<s
 
 /** createOrder's facts, the customer and the products named, in one statement. */
 async function loadCustomerAndProducts(
-  sql: Sql,
+  tx: TransactionClient,
   customerId: string,
   productIds: string[],
 ): Promise<OrderDecisionContext> {
   for (const id of productIds) assertId('Product', id);
-  const rows = await sql.query<{
-    customer: boolean;
-    id: string;
-    erased: boolean;
-    sku: string;
-    name: string;
-    price_cents: number;
-  }>(
-    `SELECT true AS customer, c.id::text AS id, c.erased_at IS NOT NULL AS erased, '' AS sku, '' AS name,
-            0 AS price_cents
-       FROM customers AS c WHERE c.id = $1::uuid
-     UNION ALL
-     SELECT false, p.id::text, false, p.sku, p.name, p.price_cents
-       FROM products AS p WHERE p.id = ANY($2::uuid[])`,
-    [customerId, [...new Set(productIds)]],
-  );
+  const rows = await tx.$queryRaw<
+    { customer: boolean; id: string; erased: boolean; sku: string; name: string; price_cents: number }[]
+  >`SELECT true AS customer, c.id::text AS id, c.erased_at IS NOT NULL AS erased, '' AS sku, '' AS name,
+           0 AS price_cents
+      FROM customers AS c WHERE c.id = ${customerId}::uuid
+    UNION ALL
+    SELECT false, p.id::text, false, p.sku, p.name, p.price_cents
+      FROM products AS p WHERE p.id = ANY(${[...new Set(productIds)]}::uuid[])`;
   const customer = rows.find((r) => r.customer);
   return {
     customer: customer ? { id: customer.id, erased: customer.erased } : null,
@@ -78,31 +69,21 @@ async function loadCustomerAndProducts(
 }
 
 /** Writes OrderCreated into the write model: the order and its lines in one statement. */
-async function insertOrder(sql: Sql, e: PendingEvent<OrderEvent>): Promise<void> {
+async function insertOrder(tx: TransactionClient, e: PendingEvent<OrderEvent>): Promise<void> {
   const { event } = e;
   if (event.type !== 'OrderCreated') throw new Error(`${event.type} is not an order creation`);
   const { data } = event;
-  await sql.execute(
-    `WITH created AS (
-       INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
-       VALUES ($1::uuid, $2::uuid, 'PENDING', $3, $4, $5::timestamptz, $5::timestamptz))
-     INSERT INTO order_items (id, order_id, line_no, product_id, quantity, unit_price_cents)
-     SELECT l.id, $1::uuid, l.line_no, l.product_id, l.quantity, l.unit_price_cents
-       FROM unnest($6::uuid[], $7::int[], $8::uuid[], $9::int[], $10::int[])
-            AS l(id, line_no, product_id, quantity, unit_price_cents)`,
-    [
-      data.orderId,
-      data.customerId,
-      data.totalCents,
-      e.aggregateVersion,
-      data.createdAt,
-      data.items.map(() => randomUUID()),
-      data.items.map((l) => l.lineNo),
-      data.items.map((l) => l.productId),
-      data.items.map((l) => l.quantity),
-      data.items.map((l) => l.unitPriceCents),
-    ],
-  );
+  await tx.$executeRaw`
+    WITH created AS (
+      INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
+      VALUES (${data.orderId}::uuid, ${data.customerId}::uuid, 'PENDING', ${data.totalCents}, ${e.aggregateVersion},
+              ${data.createdAt}::timestamptz, ${data.createdAt}::timestamptz))
+    INSERT INTO order_items (id, order_id, line_no, product_id, quantity, unit_price_cents)
+    SELECT l.id, ${data.orderId}::uuid, l.line_no, l.product_id, l.quantity, l.unit_price_cents
+      FROM unnest(${data.items.map(() => randomUUID())}::uuid[], ${data.items.map((l) => l.lineNo)}::int[],
+                  ${data.items.map((l) => l.productId)}::uuid[], ${data.items.map((l) => l.quantity)}::int[],
+                  ${data.items.map((l) => l.unitPriceCents)}::int[])
+           AS l(id, line_no, product_id, quantity, unit_price_cents)`;
 }
 
 /** Writes one order event into the write model. */
@@ -110,7 +91,7 @@ async function persist(tx: TransactionClient, e: PendingEvent<OrderEvent>): Prom
   const { event } = e;
   switch (event.type) {
     case 'OrderCreated':
-      await insertOrder(prismaSql(tx), e);
+      await insertOrder(tx, e);
       return;
     case 'OrderItemAdded': {
       const { item } = event.data;
@@ -151,9 +132,8 @@ async function bump(
   if (count !== 1) throw new Error(`order ${e.aggregateId} moved under a held lock`);
 }
 
-async function decideAndPersist<T>(
-  tx: T,
-  write: (tx: T, e: PendingEvent<OrderEvent>) => Promise<void>,
+async function decideAndPersist(
+  tx: TransactionClient,
   command: OrderCommand,
   state: OrderState | null,
   ctx: OrderDecisionContext,
@@ -165,7 +145,7 @@ async function decideAndPersist<T>(
     aggregateVersion: ++version,
     event,
   }));
-  for (const e of events) await write(tx, e);
+  for (const e of events) await persist(tx, e);
   return { events, result: { orderId: command.orderId, version } };
 }
 
@@ -192,7 +172,7 @@ export function createOrder(
   const orderId = randomUUID();
   const { idempotencyKey, ...rest } = input;
   let created: Order | undefined;
-  const run = runSqlCommand(
+  const run = runCommand(
     ctx,
     {
       command: 'createOrder',
@@ -201,15 +181,14 @@ export function createOrder(
       // Keys are scoped to the customer: two customers may pick the same key.
       idempotency: idempotencyKey ? { key: `${input.customerId}:${idempotencyKey}`, input: rest } : undefined,
     },
-    async (sql) => {
+    async (tx) => {
       const { customer, products } = await loadCustomerAndProducts(
-        sql,
+        tx,
         input.customerId,
         input.items.map((i) => i.productId),
       );
       const decided = await decideAndPersist(
-        sql,
-        insertOrder,
+        tx,
         { type: 'CreateOrder', orderId, customerId: input.customerId, items: input.items, now: new Date() },
         null,
         { customer, products },
@@ -246,7 +225,7 @@ export function addOrderItem(
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'addOrderItem', state.customerId);
     const products = await loadProducts(tx, [input.productId]);
-    return decideAndPersist(tx, persist, { type: 'AddOrderItem', ...input }, state, { customer: null, products });
+    return decideAndPersist(tx, { type: 'AddOrderItem', ...input }, state, { customer: null, products });
   });
 }
 
@@ -257,7 +236,7 @@ export function updateOrderStatus(
   return runCommand(ctx, { command: 'updateOrderStatus', locks: [`Order:${input.orderId}`] }, async (tx) => {
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'updateOrderStatus', state.customerId);
-    return decideAndPersist(tx, persist, { type: 'UpdateOrderStatus', ...input }, state, noProducts);
+    return decideAndPersist(tx, { type: 'UpdateOrderStatus', ...input }, state, noProducts);
   });
 }
 
@@ -268,6 +247,6 @@ export function cancelOrder(
   return runCommand(ctx, { command: 'cancelOrder', locks: [`Order:${input.orderId}`] }, async (tx) => {
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'cancelOrder', state.customerId);
-    return decideAndPersist(tx, persist, { type: 'CancelOrder', ...input }, state, noProducts);
+    return decideAndPersist(tx, { type: 'CancelOrder', ...input }, state, noProducts);
   });
 }
