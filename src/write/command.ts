@@ -6,6 +6,7 @@ import { context, SpanStatusCode, type Context as TraceContext, trace } from '@o
 import type pg from 'pg';
 import { actorId, type Subject } from '../auth/subject.ts';
 import type { PrismaClient, TransactionClient } from '../db/prisma.ts';
+import { Prisma } from '../generated/prisma/client.ts';
 import { endWithError, tracer } from '../observability/tracing.ts';
 import { appendToOutbox, OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition } from '../outbox/position.ts';
@@ -46,6 +47,14 @@ export interface CommandSpec {
    */
   locks: string[];
   idempotency?: { key: string; input: unknown };
+  /**
+   * A read the body needs, sent in the statement that takes the locks to save it a
+   * round trip: a query of one row and one jsonb column, handed to the body as it
+   * comes back. That statement's snapshot was taken before its lock wait ended, so
+   * the read may miss what the locks' previous holder committed: only for facts no
+   * holder of these locks changes, or facts a later statement checks again.
+   */
+  facts?: Prisma.Sql;
 }
 
 export type CommandResult<R> = R & { position: string };
@@ -54,7 +63,8 @@ function hashInput(input: unknown): string {
   return createHash('sha256').update(JSON.stringify(input)).digest('hex');
 }
 
-type Body<R> = (tx: TransactionClient) => Promise<{ events: PendingEvent[]; result: R }>;
+/** `facts` is what the spec's facts query returned (undefined without one). */
+type Body<R> = (tx: TransactionClient, facts: unknown) => Promise<{ events: PendingEvent[]; result: R }>;
 
 /** How long a command waits for a connection, and how long its transaction may run. */
 const MAX_WAIT_MS = 10_000;
@@ -138,21 +148,26 @@ interface IdempotencyRecord {
 
 /**
  * The command's first statement: takes its locks (transaction-scoped advisory locks,
- * sorted) and returns the idempotency record stored under its key, if any. One
- * statement, a function call (see the command_begin migration for why a function).
- * Prisma has sent BEGIN, which assigns no transaction id: none is assigned before the
- * locks are held.
+ * sorted) and returns the idempotency record stored under its key, if any, and the
+ * spec's facts. One statement, a function call (see the command_begin migration for
+ * why a function) and the facts read beside it. Prisma has sent BEGIN, which assigns
+ * no transaction id, and reads assign none: none is assigned before the locks are held.
  */
 async function begin(
   tx: TransactionClient,
   locks: string[],
   command: string,
   key: string | null,
-): Promise<IdempotencyRecord | undefined> {
-  if (!locks.length) return undefined;
-  const rows = await tx.$queryRaw<IdempotencyRecord[]>`
-    SELECT request_hash, result FROM command_begin(${locks}::text[], ${command}, ${key})`;
-  return rows[0];
+  facts: Prisma.Sql | undefined,
+): Promise<{ previous?: IdempotencyRecord | undefined; facts?: unknown }> {
+  if (!locks.length && !facts) return {};
+  const lookup = Prisma.sql`
+    SELECT false AS is_facts, request_hash, result, NULL::jsonb AS facts
+      FROM command_begin(${locks}::text[], ${command}, ${key})`;
+  const rows = await tx.$queryRaw<(IdempotencyRecord & { is_facts: boolean; facts: unknown })[]>(
+    facts ? Prisma.sql`${lookup} UNION ALL SELECT true, NULL, NULL, (${facts})` : lookup,
+  );
+  return { previous: rows.find((r) => !r.is_facts), facts: rows.find((r) => r.is_facts)?.facts };
 }
 
 /**
@@ -173,7 +188,7 @@ async function transactionBody<R extends Record<string, unknown>>(
   const customerLock = ownCustomer ? [`Customer:${ownCustomer}`] : [];
   const locks = [...new Set([...spec.locks, ...idempotencyLock, ...customerLock])].sort();
   const requestHash = spec.idempotency ? hashInput(spec.idempotency.input) : undefined;
-  const previous = await begin(tx, locks, spec.command, spec.idempotency?.key ?? null);
+  const { previous, facts } = await begin(tx, locks, spec.command, spec.idempotency?.key ?? null, spec.facts);
   if (previous) {
     if (previous.request_hash !== requestHash) {
       throw new ValidationError([
@@ -185,7 +200,7 @@ async function transactionBody<R extends Record<string, unknown>>(
   if (ownCustomer && (await isErased(tx, ownCustomer))) {
     throw new Forbidden('this customer was erased: its tokens may no longer change anything');
   }
-  const { events, result } = await body(tx);
+  const { events, result } = await body(tx, facts);
   if (events.length === 0) throw new Error(`${spec.command} produced no events`);
   // The idempotency record is written by the outbox insert's statement, with the
   // position of the command's last event added to `result`.

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { authorize } from '../../auth/policy.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
-import type { Order } from '../../generated/prisma/client.ts';
+import { type Order, Prisma } from '../../generated/prisma/client.ts';
 import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
-import { assertId, assertNever, NotFoundError, ValidationError } from '../errors.ts';
+import { assertId, assertNever, isUuid, NotFoundError, ValidationError } from '../errors.ts';
 import type { PendingEvent } from '../events.ts';
 import type { LineInput, OrderCommand, OrderDecisionContext, OrderState, ProductFacts } from './commands.ts';
 import { decideOrder } from './decide.ts';
@@ -42,48 +42,56 @@ async function loadProducts(tx: TransactionClient, ids: string[]): Promise<Map<s
   return new Map(rows.map((p) => [p.id, p]));
 }
 
-/** createOrder's facts, the customer and the products named, in one statement. */
-async function loadCustomerAndProducts(
-  tx: TransactionClient,
-  customerId: string,
-  productIds: string[],
-): Promise<OrderDecisionContext> {
-  for (const id of productIds) assertId('Product', id);
-  const rows = await tx.$queryRaw<
-    { customer: boolean; id: string; erased: boolean; sku: string; name: string; price_cents: number }[]
-  >`SELECT true AS customer, c.id::text AS id, c.erased_at IS NOT NULL AS erased, '' AS sku, '' AS name,
-           0 AS price_cents
-      FROM customers AS c WHERE c.id = ${customerId}::uuid
-    UNION ALL
-    SELECT false, p.id::text, false, p.sku, p.name, p.price_cents
-      FROM products AS p WHERE p.id = ANY(${[...new Set(productIds)]}::uuid[])`;
-  const customer = rows.find((r) => r.customer);
-  return {
-    customer: customer ? { id: customer.id, erased: customer.erased } : null,
-    products: new Map(
-      rows
-        .filter((r) => !r.customer)
-        .map((p) => [p.id, { id: p.id, sku: p.sku, name: p.name, priceCents: p.price_cents }]),
-    ),
-  };
+interface CreateOrderFacts {
+  customer: { id: string; erased: boolean } | null;
+  products: ProductFacts[];
 }
 
-/** Writes OrderCreated into the write model: the order and its lines in one statement. */
+/**
+ * createOrder's facts, the customer and the products named, as one jsonb value: read in
+ * the statement that takes the customer lock (CommandSpec.facts), so with a snapshot
+ * from before the lock wait. Products never change once created and customers are
+ * never deleted; the one fact the customer lock guards is erasure, which insertOrder
+ * checks again after the wait.
+ */
+function createOrderFacts(customerId: string, productIds: string[]): Prisma.Sql {
+  // Ids that are no UUIDs name nothing (the body reports them); they must not fail the cast.
+  const ids = [...new Set(productIds.filter(isUuid))];
+  return Prisma.sql`
+    SELECT jsonb_build_object(
+             'customer', (SELECT jsonb_build_object('id', c.id, 'erased', c.erased_at IS NOT NULL)
+                            FROM customers AS c WHERE c.id = ${customerId}::uuid),
+             'products', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'sku', p.sku, 'name', p.name,
+                                                                      'priceCents', p.price_cents)), '[]'::jsonb)
+                            FROM products AS p WHERE p.id = ANY(${ids}::uuid[])))`;
+}
+
+/**
+ * Writes OrderCreated into the write model: the order and its lines in one statement,
+ * unless the customer is erased. This statement starts after the customer lock was
+ * granted, so it sees an erasure its previous holder committed, which createOrder's
+ * facts (read before the wait ended) may have missed.
+ */
 async function insertOrder(tx: TransactionClient, e: PendingEvent<OrderEvent>): Promise<void> {
   const { event } = e;
   if (event.type !== 'OrderCreated') throw new Error(`${event.type} is not an order creation`);
   const { data } = event;
-  await tx.$executeRaw`
+  const lines = await tx.$executeRaw`
     WITH created AS (
       INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
-      VALUES (${data.orderId}::uuid, ${data.customerId}::uuid, 'PENDING', ${data.totalCents}, ${e.aggregateVersion},
-              ${data.createdAt}::timestamptz, ${data.createdAt}::timestamptz))
+      SELECT ${data.orderId}::uuid, c.id, 'PENDING'::"OrderStatus", ${data.totalCents}, ${e.aggregateVersion},
+             ${data.createdAt}::timestamptz, ${data.createdAt}::timestamptz
+        FROM customers AS c WHERE c.id = ${data.customerId}::uuid AND c.erased_at IS NULL
+      RETURNING id)
     INSERT INTO order_items (id, order_id, line_no, product_id, quantity, unit_price_cents)
-    SELECT l.id, ${data.orderId}::uuid, l.line_no, l.product_id, l.quantity, l.unit_price_cents
-      FROM unnest(${data.items.map(() => randomUUID())}::uuid[], ${data.items.map((l) => l.lineNo)}::int[],
+    SELECT l.id, created.id, l.line_no, l.product_id, l.quantity, l.unit_price_cents
+      FROM created,
+           unnest(${data.items.map(() => randomUUID())}::uuid[], ${data.items.map((l) => l.lineNo)}::int[],
                   ${data.items.map((l) => l.productId)}::uuid[], ${data.items.map((l) => l.quantity)}::int[],
                   ${data.items.map((l) => l.unitPriceCents)}::int[])
            AS l(id, line_no, product_id, quantity, unit_price_cents)`;
+  // An order has at least one line (decide): none written means no order was.
+  if (lines === 0) throw new NotFoundError('Customer', data.customerId);
 }
 
 /** Writes one order event into the write model. */
@@ -180,18 +188,19 @@ export function createOrder(
       locks: [`Customer:${input.customerId}`],
       // Keys are scoped to the customer: two customers may pick the same key.
       idempotency: idempotencyKey ? { key: `${input.customerId}:${idempotencyKey}`, input: rest } : undefined,
-    },
-    async (tx) => {
-      const { customer, products } = await loadCustomerAndProducts(
-        tx,
+      facts: createOrderFacts(
         input.customerId,
         input.items.map((i) => i.productId),
-      );
+      ),
+    },
+    async (tx, facts) => {
+      for (const item of input.items) assertId('Product', item.productId);
+      const { customer, products } = facts as CreateOrderFacts;
       const decided = await decideAndPersist(
         tx,
         { type: 'CreateOrder', orderId, customerId: input.customerId, items: input.items, now: new Date() },
         null,
-        { customer, products },
+        { customer, products: new Map(products.map((p) => [p.id, p])) },
       );
       created = orderRowOf(decided.events[0]!);
       return decided;
