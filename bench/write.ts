@@ -5,7 +5,7 @@
 // node `pg` loop at the same concurrency running the same five statements the service's
 // createOrder transaction sends (see src/write/command.ts and src/write/order/handle.ts),
 // as named prepared statements on a plain pool: the ratio is what the HTTP, GraphQL and
-// command layers cost. For reference, the same loop also runs the twelve statements the
+// command layers, Prisma's included, cost. For reference, the same loop also runs the twelve statements the
 // service sent when it went through Prisma's model API statement by statement (a typical
 // hand-rolled outbox: one statement per row and lookup).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -123,34 +123,39 @@ async function fiveStatementTransaction(
   const orderId = randomUUID();
   const now = new Date();
   const locks = [`Customer:${customerId}`, `idempotency:createOrder:${key}`].sort();
-  // 1. BEGIN, locks and idempotency lookup in one simple-protocol round trip.
-  await client.query(
-    `BEGIN ISOLATION LEVEL READ COMMITTED; SELECT request_hash, result FROM command_begin(ARRAY[${locks
-      .map((l) => client.escapeLiteral(l))
-      .join(', ')}]::text[], 'createOrder', ${client.escapeLiteral(key)})`,
-  );
+  // 1.
+  await client.query('BEGIN');
   try {
-    // 2. The customer and the products.
+    // 2. Locks, idempotency lookup, and the customer and products read beside them.
     await client.query({
-      name: 'bench_facts',
-      text: `SELECT true AS customer, c.id::text AS id, c.erased_at IS NOT NULL AS erased, '' AS sku, '' AS name,
-                    0 AS price_cents
-               FROM customers AS c WHERE c.id = $1::uuid
+      name: 'bench_begin',
+      text: `SELECT false AS is_facts, request_hash, result, NULL::jsonb AS facts
+               FROM command_begin($1::text[], 'createOrder', $2)
              UNION ALL
-             SELECT false, p.id::text, false, p.sku, p.name, p.price_cents
-               FROM products AS p WHERE p.id = ANY($2::uuid[])`,
-      values: [customerId, [...new Set(lines.map((l) => l.product.id))]],
+             SELECT true, NULL, NULL, (
+               SELECT jsonb_build_object(
+                        'customer', (SELECT jsonb_build_object('id', c.id, 'erased', c.erased_at IS NOT NULL)
+                                       FROM customers AS c WHERE c.id = $3::uuid),
+                        'products', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'sku', p.sku,
+                                                                                 'name', p.name,
+                                                                                 'priceCents', p.price_cents)),
+                                                     '[]'::jsonb)
+                                       FROM products AS p WHERE p.id = ANY($4::uuid[]))))`,
+      values: [locks, key, customerId, [...new Set(lines.map((l) => l.product.id))]],
     });
     const total = lines.reduce((sum, l) => sum + l.quantity * l.product.priceCents, 0);
-    // 3. The order and its lines.
+    // 3. The order and its lines, unless the customer is erased.
     await client.query({
       name: 'bench_order',
       text: `WITH created AS (
                INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
-               VALUES ($1::uuid, $2::uuid, 'PENDING', $3, 1, $4::timestamptz, $4::timestamptz))
+               SELECT $1::uuid, c.id, 'PENDING'::"OrderStatus", $3, 1, $4::timestamptz, $4::timestamptz
+                 FROM customers AS c WHERE c.id = $2::uuid AND c.erased_at IS NULL
+               RETURNING id)
              INSERT INTO order_items (id, order_id, line_no, product_id, quantity, unit_price_cents)
-             SELECT l.id, $1::uuid, l.line_no, l.product_id, l.quantity, l.unit_price_cents
-               FROM unnest($5::uuid[], $6::int[], $7::uuid[], $8::int[], $9::int[])
+             SELECT l.id, created.id, l.line_no, l.product_id, l.quantity, l.unit_price_cents
+               FROM created,
+                    unnest($5::uuid[], $6::int[], $7::uuid[], $8::int[], $9::int[])
                     AS l(id, line_no, product_id, quantity, unit_price_cents)`,
       values: [
         orderId,
@@ -170,8 +175,9 @@ async function fiveStatementTransaction(
       name: 'bench_append',
       text: `WITH appended AS (
                INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version,
-                                   schema_version, payload, actor, trace_context)
-               SELECT e.id, e.type, e.agg_type, e.agg_id, e.agg_version, e.schema_version, e.payload::jsonb, $8, $9::jsonb
+                                   schema_version, payload, actor, trace_context, actor_role)
+               SELECT e.id, e.type, e.agg_type, e.agg_id, e.agg_version, e.schema_version, e.payload::jsonb, $8, $9::jsonb,
+                      $14
                  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::int[], $6::int[], $7::text[])
                       AS e(id, type, agg_type, agg_id, agg_version, schema_version, payload)
                RETURNING seq, tx_id, occurred_at),
@@ -196,6 +202,7 @@ async function fiveStatementTransaction(
         key,
         createHash('sha256').update(payload).digest('hex'),
         JSON.stringify({ orderId, version: 1 }),
+        'admin',
       ],
     });
     // 5.

@@ -1,14 +1,15 @@
-// Runs one command as one PostgreSQL transaction: lock → load → decide → persist →
-// append to the outbox (→ inline projections) → commit. Either all of it commits or
-// none of it does.
+// Runs one command as one PostgreSQL transaction, a Prisma interactive transaction:
+// lock → load → decide → persist → append to the outbox (→ inline projections) →
+// commit. Either all of it commits or none of it does. Every command takes this path.
 import { createHash } from 'node:crypto';
 import { context, SpanStatusCode, type Context as TraceContext, trace } from '@opentelemetry/api';
 import type pg from 'pg';
 import { actorId, type Subject } from '../auth/subject.ts';
 import type { PrismaClient, TransactionClient } from '../db/prisma.ts';
-import { pgSql, prismaSql, type Sql } from '../db/sql.ts';
+import { prismaSql } from '../db/sql.ts';
 import { DomainError, Forbidden, ValidationError } from '../errors.ts';
 import type { PendingEvent } from '../events/events.ts';
+import { Prisma } from '../generated/prisma/client.ts';
 import { endWithError, tracer } from '../observability/tracing.ts';
 import { appendToOutbox, OUTBOX_CHANNEL, type StoredEvent } from '../outbox/append.ts';
 import { encodePosition } from '../outbox/position.ts';
@@ -20,7 +21,10 @@ export interface CommandHooks {
 
 export interface CommandContext {
   prisma: PrismaClient;
-  /** The pg pool under `prisma`: commands that need only SQL run on it directly (see runSqlCommand). */
+  /**
+   * The pg pool under `prisma`. No command uses it: every command runs in a Prisma
+   * transaction. Kept while src/runtime.ts still sets it.
+   */
   pool?: pg.Pool;
   subject: Subject;
   /** The OpenTelemetry context to run in (the GraphQL operation's span); else the active one. */
@@ -43,6 +47,14 @@ export interface CommandSpec {
    */
   locks: string[];
   idempotency?: { key: string; input: unknown };
+  /**
+   * A read the body needs, sent in the statement that takes the locks to save it a
+   * round trip: a query of one row and one jsonb column, handed to the body as it
+   * comes back. That statement's snapshot was taken before its lock wait ended, so
+   * the read may miss what the locks' previous holder committed: only for facts no
+   * holder of these locks changes, or facts a later statement checks again.
+   */
+  facts?: Prisma.Sql;
 }
 
 export type CommandResult<R> = R & { position: string };
@@ -51,39 +63,22 @@ function hashInput(input: unknown): string {
   return createHash('sha256').update(JSON.stringify(input)).digest('hex');
 }
 
-type Body<T, R> = (tx: T) => Promise<{ events: PendingEvent[]; result: R }>;
+/** `facts` is what the spec's facts query returned (undefined without one). */
+type Body<R> = (tx: TransactionClient, facts: unknown) => Promise<{ events: PendingEvent[]; result: R }>;
 
-/** Runs a command whose body uses Prisma's model API, in a Prisma interactive transaction. */
+/** How long a command waits for a connection, and how long its transaction may run. */
+const MAX_WAIT_MS = 10_000;
+const TIMEOUT_MS = 30_000;
+
+/**
+ * Runs a command in a Prisma interactive transaction. The body uses Prisma's model API
+ * where that costs no extra round trip, and tagged `$queryRaw` / `$executeRaw` for the
+ * set-based statements the model API cannot express.
+ */
 export function runCommand<R extends Record<string, unknown>>(
   ctx: CommandContext,
   spec: CommandSpec,
-  body: Body<TransactionClient, R>,
-): Promise<CommandResult<R>> {
-  return traced(ctx, spec, (traceContext) => inPrismaTransaction(ctx, spec, body, traceContext));
-}
-
-/**
- * Runs a command whose body needs nothing but SQL (the hot commands). Without inline
- * hooks it runs on a plain pg connection of the pool Prisma also uses: the same
- * statements, without Prisma's per-query cost. With inline hooks, which are given a
- * Prisma transaction, it runs in one like runCommand.
- */
-export function runSqlCommand<R extends Record<string, unknown>>(
-  ctx: CommandContext,
-  spec: CommandSpec,
-  body: Body<Sql, R>,
-): Promise<CommandResult<R>> {
-  return traced(ctx, spec, (traceContext) =>
-    ctx.pool && !ctx.hooks.afterAppend?.length
-      ? inPgTransaction(ctx, ctx.pool, spec, body, traceContext)
-      : inPrismaTransaction(ctx, spec, (tx) => body(prismaSql(tx)), traceContext),
-  );
-}
-
-function traced<R extends Record<string, unknown>>(
-  ctx: CommandContext,
-  spec: CommandSpec,
-  run: (traceContext: TraceContext) => Promise<CommandResult<R>>,
+  body: Body<R>,
 ): Promise<CommandResult<R>> {
   const parent = ctx.trace ?? context.active();
   return tracer().startActiveSpan(
@@ -92,7 +87,7 @@ function traced<R extends Record<string, unknown>>(
     parent,
     async (span) => {
       try {
-        const result = await run(trace.setSpan(parent, span));
+        const result = await inTransaction(ctx, spec, body, trace.setSpan(parent, span));
         span.setAttribute('parallax.position', result.position);
         span.setStatus({ code: SpanStatusCode.OK });
         span.end();
@@ -105,102 +100,44 @@ function traced<R extends Record<string, unknown>>(
   );
 }
 
-/** How long a command waits for a connection, and how long its transaction may run. */
-const MAX_WAIT_MS = 10_000;
-const TIMEOUT_MS = 30_000;
-
-async function inPrismaTransaction<R extends Record<string, unknown>>(
+async function inTransaction<R extends Record<string, unknown>>(
   ctx: CommandContext,
   spec: CommandSpec,
-  body: Body<TransactionClient, R>,
+  body: Body<R>,
   traceContext: TraceContext,
 ): Promise<CommandResult<R>> {
   // No isolation level is set: commands run in PostgreSQL's default, READ COMMITTED,
   // and setting it would cost a statement per command.
-  const { outcome, stored } = await ctx.prisma.$transaction(
-    (tx) => {
-      const sql = prismaSql(tx);
-      return transactionBody(ctx, spec, beginIn(sql), sql, () => body(tx), traceContext, tx);
-    },
-    { maxWait: MAX_WAIT_MS, timeout: TIMEOUT_MS },
-  );
+  const { outcome, stored } = await ctx.prisma
+    .$transaction((tx) => transactionBody(ctx, spec, tx, body, traceContext), {
+      maxWait: MAX_WAIT_MS,
+      timeout: TIMEOUT_MS,
+    })
+    .catch((error: unknown) => {
+      throw noConnectionIn(error);
+    });
   if (stored.length) ctx.onCommitted?.(stored);
   return outcome;
 }
 
-async function inPgTransaction<R extends Record<string, unknown>>(
-  ctx: CommandContext,
-  pool: pg.Pool,
-  spec: CommandSpec,
-  body: Body<Sql, R>,
-  traceContext: TraceContext,
-): Promise<CommandResult<R>> {
-  const client = await connect(pool);
-  let broken: Error | undefined;
-  try {
-    const deadline = Date.now() + TIMEOUT_MS;
-    const sql = withDeadline(pgSql(client), deadline, spec.command);
-    let result: { outcome: CommandResult<R>; stored: StoredEvent[] };
-    try {
-      result = await transactionBody(ctx, spec, beginOn(client), sql, () => body(sql), traceContext, null);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => {
-        // The connection is gone (the transaction with it): the pool must not reuse it.
-        broken = rollbackError;
-      });
-      throw error;
-    }
-    if (result.stored.length) ctx.onCommitted?.(result.stored);
-    return result.outcome;
-  } finally {
-    client.release(broken);
+/**
+ * Prisma reports a pool that gave no connection within MAX_WAIT_MS as a transaction
+ * API error (P2028); said as pg says it, so it is reported as the outage it is
+ * (db/unavailable.ts: UNAVAILABLE, retryable).
+ */
+function noConnectionIn(error: unknown): unknown {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (code === 'P2028' && typeof message === 'string' && message.includes('Unable to start a transaction')) {
+    return new Error(`timeout exceeded when trying to connect: no connection within ${MAX_WAIT_MS} ms`, {
+      cause: error,
+    });
   }
+  return error;
 }
 
-/** A pool connection, or after MAX_WAIT_MS an error (the connection, if it comes later, goes back). */
-async function connect(pool: pg.Pool): Promise<pg.PoolClient> {
-  let timer: NodeJS.Timeout | undefined;
-  let timedOut = false;
-  const pending = pool.connect();
-  try {
-    return await Promise.race([
-      pending,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          pending.then((client) => client.release()).catch(() => {});
-          reject(new Error(`timeout exceeded when trying to connect: no connection within ${MAX_WAIT_MS} ms`));
-        }, MAX_WAIT_MS);
-      }),
-    ]);
-  } finally {
-    if (!timedOut) clearTimeout(timer);
-  }
-}
-
-/** Fails any statement after the transaction's deadline (it is then rolled back), as Prisma's timeout does. */
-function withDeadline(sql: Sql, deadline: number, command: string): Sql {
-  const check = () => {
-    if (Date.now() > deadline) throw new Error(`${command} transaction ran longer than ${TIMEOUT_MS} ms`);
-  };
-  return {
-    query: async (text, params) => {
-      check();
-      return sql.query(text, params);
-    },
-    execute: async (text, params) => {
-      check();
-      return sql.execute(text, params);
-    },
-  };
-}
-
-async function isErased(sql: Sql, customerId: string): Promise<boolean> {
-  const rows = await sql.query<{ erased: boolean }>(
-    'SELECT erased_at IS NOT NULL AS erased FROM customers WHERE id = $1::uuid',
-    [customerId],
-  );
+async function isErased(tx: TransactionClient, customerId: string): Promise<boolean> {
+  const rows = await tx.$queryRaw<{ erased: boolean }[]>`
+    SELECT erased_at IS NOT NULL AS erased FROM customers WHERE id = ${customerId}::uuid`;
   return rows[0]?.erased ?? false;
 }
 
@@ -211,58 +148,38 @@ interface IdempotencyRecord {
 
 /**
  * The command's first statement: takes its locks (transaction-scoped advisory locks,
- * sorted) and returns the idempotency record stored under its key, if any. One
- * statement, a function call (see the command_begin migration for why a function).
+ * sorted) and returns the idempotency record stored under its key, if any, and the
+ * spec's facts. One statement, a function call (see the command_begin migration for
+ * why a function) and the facts read beside it. Prisma has sent BEGIN, which assigns
+ * no transaction id, and reads assign none: none is assigned before the locks are held.
  */
-type Begin = (locks: string[], command: string, key: string | null) => Promise<IdempotencyRecord | undefined>;
-
-const COMMAND_BEGIN = 'SELECT request_hash, result FROM command_begin($1::text[], $2, $3)';
-
-/** In a transaction someone else began (Prisma). */
-function beginIn(sql: Sql): Begin {
-  return async (locks, command, key) =>
-    locks.length ? (await sql.query<IdempotencyRecord>(COMMAND_BEGIN, [locks, command, key]))[0] : undefined;
-}
-
-/** READ COMMITTED is PostgreSQL's default; said here, where it costs no statement. */
-const BEGIN = 'BEGIN ISOLATION LEVEL READ COMMITTED';
-
-/**
- * On a plain pg connection: BEGIN and the command_begin call in one round trip, a
- * simple-protocol query of two statements (so its arguments are inlined, as escaped
- * literals).
- */
-function beginOn(client: pg.PoolClient): Begin {
-  return async (locks, command, key) => {
-    if (!locks.length) {
-      await client.query(BEGIN);
-      return undefined;
-    }
-    const literal = (value: string) => {
-      // A NUL would end the query text early; PostgreSQL text cannot hold one anyway.
-      if (value.includes('\u0000')) throw new Error('a lock or idempotency key contains U+0000');
-      return client.escapeLiteral(value);
-    };
-    const results = (await client.query(
-      `${BEGIN}; SELECT request_hash, result FROM command_begin(ARRAY[${locks.map(literal).join(', ')}]::text[], ${literal(command)}, ${key === null ? 'NULL' : literal(key)})`,
-    )) as unknown as pg.QueryResult<IdempotencyRecord>[];
-    return results[1]!.rows[0];
-  };
+async function begin(
+  tx: TransactionClient,
+  locks: string[],
+  command: string,
+  key: string | null,
+  facts: Prisma.Sql | undefined,
+): Promise<{ previous?: IdempotencyRecord | undefined; facts?: unknown }> {
+  if (!locks.length && !facts) return {};
+  const lookup = Prisma.sql`
+    SELECT false AS is_facts, request_hash, result, NULL::jsonb AS facts
+      FROM command_begin(${locks}::text[], ${command}, ${key})`;
+  const rows = await tx.$queryRaw<(IdempotencyRecord & { is_facts: boolean; facts: unknown })[]>(
+    facts ? Prisma.sql`${lookup} UNION ALL SELECT true, NULL, NULL, (${facts})` : lookup,
+  );
+  return { previous: rows.find((r) => !r.is_facts), facts: rows.find((r) => r.is_facts)?.facts };
 }
 
 /**
  * One command inside its transaction: locks and idempotency lookup, body, outbox
- * append (with the idempotency record), inline hooks (given the Prisma transaction,
- * when there is one), NOTIFY.
+ * append (with the idempotency record), inline hooks, NOTIFY.
  */
 async function transactionBody<R extends Record<string, unknown>>(
   ctx: CommandContext,
   spec: CommandSpec,
-  begin: Begin,
-  sql: Sql,
-  body: () => Promise<{ events: PendingEvent[]; result: R }>,
+  tx: TransactionClient,
+  body: Body<R>,
   traceContext: TraceContext,
-  prismaTx: TransactionClient | null,
 ): Promise<{ outcome: CommandResult<R>; stored: StoredEvent[] }> {
   const idempotencyLock = spec.idempotency ? [`idempotency:${spec.command}:${spec.idempotency.key}`] : [];
   // A customer's own command also holds its customer's lock, which eraseCustomer takes:
@@ -271,7 +188,7 @@ async function transactionBody<R extends Record<string, unknown>>(
   const customerLock = ownCustomer ? [`Customer:${ownCustomer}`] : [];
   const locks = [...new Set([...spec.locks, ...idempotencyLock, ...customerLock])].sort();
   const requestHash = spec.idempotency ? hashInput(spec.idempotency.input) : undefined;
-  const previous = await begin(locks, spec.command, spec.idempotency?.key ?? null);
+  const { previous, facts } = await begin(tx, locks, spec.command, spec.idempotency?.key ?? null, spec.facts);
   if (previous) {
     if (previous.request_hash !== requestHash) {
       throw new ValidationError([
@@ -280,14 +197,14 @@ async function transactionBody<R extends Record<string, unknown>>(
     }
     return { outcome: previous.result as CommandResult<R>, stored: [] };
   }
-  if (ownCustomer && (await isErased(sql, ownCustomer))) {
+  if (ownCustomer && (await isErased(tx, ownCustomer))) {
     throw new Forbidden('this customer was erased: its tokens may no longer change anything');
   }
-  const { events, result } = await body();
+  const { events, result } = await body(tx, facts);
   if (events.length === 0) throw new Error(`${spec.command} produced no events`);
   // The idempotency record is written by the outbox insert's statement, with the
   // position of the command's last event added to `result`.
-  const stored = await appendToOutbox(sql, events, {
+  const stored = await appendToOutbox(prismaSql(tx), events, {
     actor: actorId(ctx.subject),
     actorRole: ctx.subject.role,
     trace: traceContext,
@@ -296,8 +213,8 @@ async function transactionBody<R extends Record<string, unknown>>(
         ? { command: spec.command, key: spec.idempotency.key, requestHash, result }
         : undefined,
   });
-  if (prismaTx) for (const hook of ctx.hooks.afterAppend ?? []) await hook(prismaTx, stored, spec.command);
+  for (const hook of ctx.hooks.afterAppend ?? []) await hook(tx, stored, spec.command);
   // Delivered at commit; wakes projection engines without polling.
-  if (ctx.notifyInTransaction) await sql.execute(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+  if (ctx.notifyInTransaction) await tx.$executeRaw`SELECT pg_notify(${OUTBOX_CHANNEL}, '')`;
   return { outcome: { ...result, position: encodePosition(stored.at(-1)!.position) }, stored };
 }

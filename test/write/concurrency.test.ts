@@ -92,4 +92,40 @@ describe('createOrder', () => {
     if (result?.__typename !== 'ValidationError') throw new Error(JSON.stringify(second));
     expect(result.issues.map((i) => i.path)).toEqual([['input', 'idempotencyKey']]);
   });
+
+  it('refuses the order when its customer is erased while it waits for the customer lock, and writes nothing', async () => {
+    const product = await givenProduct(t);
+    const customer = await givenCustomer(t);
+    // An erasure in flight: it holds the customer lock (as eraseCustomer does) and has
+    // erased the row, not yet committed.
+    const eraser = await t.pool.connect();
+    try {
+      await eraser.query('BEGIN');
+      await eraser.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`Customer:${customer.id}`]);
+      await eraser.query('UPDATE customers SET erased_at = now() WHERE id = $1', [customer.id]);
+      const before = await writeCounts(t.pool);
+      const pending = t.gql(CreateOrder, {
+        input: { customerId: customer.id, items: [{ productId: product.id, quantity: 1 }] },
+      });
+      // createOrder's first statement, which also reads the customer, waits for the lock.
+      await expect
+        .poll(
+          async () =>
+            (
+              await t.pool.query(
+                "SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+              )
+            ).rows[0].n,
+          { timeout: 10_000 },
+        )
+        .toBe(1);
+      await eraser.query('COMMIT');
+      const result = (await pending).data?.createOrder;
+      expect(result).toMatchObject({ __typename: 'NotFoundError', entity: 'Customer', id: customer.id });
+      expect(await writeCounts(t.pool)).toEqual(before);
+    } finally {
+      await eraser.query('ROLLBACK').catch(() => {});
+      eraser.release();
+    }
+  });
 });

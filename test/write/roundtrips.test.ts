@@ -1,8 +1,9 @@
 // The statements one command transaction sends. Each statement is a round trip to
-// PostgreSQL, and the write path's throughput follows their number. createOrder on a
-// plain pg connection runs as five: BEGIN with the locks + idempotency lookup, one
-// read, one write-model insert, one outbox (+ idempotency record) insert, COMMIT. In a
-// Prisma transaction (inline hooks) BEGIN is a statement of its own.
+// PostgreSQL, and the write path's throughput follows their number. Every command runs
+// in a Prisma interactive transaction, whose BEGIN and COMMIT are statements of their
+// own; createOrder sends three in between: the locks + idempotency lookup with its
+// facts (customer and products) read beside it, one write-model insert, one outbox
+// (+ idempotency record) insert.
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TransactionClient } from '../../src/db/prisma.ts';
@@ -18,8 +19,6 @@ import { adminContext } from '../support/workload.ts';
 let t: TestApp;
 /** Every statement sent on a pool connection, by connection, while `recording` is on. */
 const sent = new Map<pg.PoolClient, string[]>();
-/** The statements of those sent as named prepared statements (plain pg, not Prisma). */
-const prepared = new Set<string>();
 let recording = false;
 
 beforeAll(async () => {
@@ -31,10 +30,9 @@ beforeAll(async () => {
     const query = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as { query: unknown }).query = (...args: unknown[]) => {
       if (recording) {
-        const config = typeof args[0] === 'string' ? { text: args[0] } : (args[0] as { text: string; name?: string });
+        const config = typeof args[0] === 'string' ? { text: args[0] } : (args[0] as { text: string });
         const text = config.text.replace(/\s+/g, ' ').trim();
         sent.set(client, [...(sent.get(client) ?? []), text]);
-        if (config.name) prepared.add(text);
       }
       return query(...args);
     };
@@ -45,7 +43,6 @@ afterAll(async () => t.close());
 /** The statements of the one transaction `run` sends, BEGIN to COMMIT or ROLLBACK. */
 async function transactionOf(run: () => Promise<unknown>): Promise<string[]> {
   sent.clear();
-  prepared.clear();
   recording = true;
   try {
     await run();
@@ -62,18 +59,15 @@ async function transactionOf(run: () => Promise<unknown>): Promise<string[]> {
   return transactions[0]!;
 }
 
-const isBegin = (sql: string) => sql === 'BEGIN' || sql.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED;');
+const isBegin = (sql: string) => sql === 'BEGIN';
 
 /** A short, stable name for each statement. */
 function kind(sql: string): string {
   if (sql === 'BEGIN' || sql === 'COMMIT' || sql === 'ROLLBACK') return sql;
-  if (sql.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED;') && sql.includes('command_begin(')) {
-    return 'BEGIN + locks + idempotency lookup';
+  if (sql.includes('command_begin(') && sql.includes('FROM customers') && sql.includes('FROM products')) {
+    return 'locks + idempotency lookup + customer + products';
   }
   if (sql.includes('command_begin(')) return 'locks + idempotency lookup';
-  if (sql.startsWith('SELECT') && sql.includes('FROM customers') && sql.includes('FROM products')) {
-    return 'customer + products';
-  }
   if (sql.includes('INSERT INTO orders') && sql.includes('INSERT INTO order_items')) return 'order + items';
   if (sql.includes('INSERT INTO outbox') && sql.includes('INSERT INTO idempotency_records')) {
     return 'outbox + idempotency record';
@@ -101,20 +95,16 @@ describe('createOrder', () => {
     });
     expect(response).toMatchObject({ data: { createOrder: { __typename: 'OrderPayload' } } });
     expect(statements.map(kind)).toEqual([
-      'BEGIN + locks + idempotency lookup',
-      'customer + products',
+      'BEGIN',
+      'locks + idempotency lookup + customer + products',
       'order + items',
       'outbox + idempotency record',
       'COMMIT',
     ]);
-    // Without inline hooks the command runs on a plain pg connection, each statement
-    // prepared once per connection.
-    expect(statements.slice(1, -1).every((sql) => prepared.has(sql))).toBe(true);
-    expect(prepared.size).toBe(3);
 
     // A replay is answered by the lookup: one statement and the commit, nothing written.
     const replay = await transactionOf(() => t.gql(CreateOrder, { input }));
-    expect(replay.map(kind)).toEqual(['BEGIN + locks + idempotency lookup', 'COMMIT']);
+    expect(replay.map(kind)).toEqual(['BEGIN', 'locks + idempotency lookup + customer + products', 'COMMIT']);
   });
 
   it('runs as five statements without an idempotency key', async () => {
@@ -124,8 +114,8 @@ describe('createOrder', () => {
       t.gql(CreateOrder, { input: { customerId: customer.id, items: [{ productId: product.id, quantity: 1 }] } }),
     );
     expect(statements.map(kind)).toEqual([
-      'BEGIN + locks + idempotency lookup',
-      'customer + products',
+      'BEGIN',
+      'locks + idempotency lookup + customer + products',
       'order + items',
       'outbox',
       'COMMIT',
@@ -181,7 +171,7 @@ describe('createOrder', () => {
     });
   });
 
-  it('runs in a Prisma transaction when inline hooks need one, in READ COMMITTED with no SET TRANSACTION', async () => {
+  it('runs inline hooks in its own transaction, in READ COMMITTED with no SET TRANSACTION', async () => {
     const product = await givenProduct(t);
     const customer = await givenCustomer(t);
     const seen: string[] = [];
@@ -207,8 +197,7 @@ describe('createOrder', () => {
     expect(seen).toEqual(['read committed']);
     expect(statements.map(kind)).toEqual([
       'BEGIN',
-      'locks + idempotency lookup',
-      'customer + products',
+      'locks + idempotency lookup + customer + products',
       'order + items',
       'outbox + idempotency record',
       "SELECT current_setting('transaction_isolation') AS level",
@@ -217,7 +206,7 @@ describe('createOrder', () => {
   });
 });
 
-describe('createOrder on a plain pg connection (no inline hooks)', () => {
+describe('createOrder when its transaction fails', () => {
   /** Makes the outbox refuse this customer's events: at insert, or (deferred) at commit. */
   async function refuseOutboxFor(customerId: string, atCommit: boolean): Promise<() => Promise<void>> {
     const name = `refuse_${customerId.replaceAll('-', '')}`;
@@ -260,13 +249,13 @@ describe('createOrder on a plain pg connection (no inline hooks)', () => {
       } finally {
         await restore();
       }
+      // A COMMIT that fails ends the transaction (PostgreSQL rolls it back): no ROLLBACK follows.
       expect(statements.map(kind)).toEqual([
-        'BEGIN + locks + idempotency lookup',
-        'customer + products',
+        'BEGIN',
+        'locks + idempotency lookup + customer + products',
         'order + items',
         'outbox + idempotency record',
-        ...(atCommit ? ['COMMIT'] : []),
-        'ROLLBACK',
+        atCommit ? 'COMMIT' : 'ROLLBACK',
       ]);
       expect(await writeCounts(t.pool)).toEqual(before);
 
@@ -285,7 +274,7 @@ describe('createOrder on a plain pg connection (no inline hooks)', () => {
   }
 });
 
-describe('idempotency keys on the plain pg connection (inlined as literals)', () => {
+describe('idempotency keys', () => {
   const HOSTILE = ["'; DROP TABLE orders; --", "it's", '\\', "\\'", '$1 $2', "E'x'", '😀 ∑ ß', '\n\r\t', '$$ $q$'];
 
   for (const key of HOSTILE) {

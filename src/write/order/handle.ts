@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { authorize } from '../../auth/policy.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
-import { prismaSql, type Sql } from '../../db/sql.ts';
-import { assertId, assertNever, NotFoundError, ValidationError } from '../../errors.ts';
+import { assertId, assertNever, isUuid, NotFoundError, ValidationError } from '../../errors.ts';
 import type { PendingEvent } from '../../events/events.ts';
 import type { OrderEvent, OrderStatus } from '../../events/order.ts';
-import type { Order } from '../../generated/prisma/client.ts';
-import { type CommandContext, type CommandResult, runCommand, runSqlCommand } from '../command.ts';
+import { type Order, Prisma } from '../../generated/prisma/client.ts';
+import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
 import type { LineInput, OrderCommand, OrderDecisionContext, OrderState, ProductFacts } from './commands.ts';
 import { decideOrder } from './decide.ts';
 
@@ -42,66 +41,56 @@ async function loadProducts(tx: TransactionClient, ids: string[]): Promise<Map<s
   return new Map(rows.map((p) => [p.id, p]));
 }
 
-/** createOrder's facts, the customer and the products named, in one statement. */
-async function loadCustomerAndProducts(
-  sql: Sql,
-  customerId: string,
-  productIds: string[],
-): Promise<OrderDecisionContext> {
-  for (const id of productIds) assertId('Product', id);
-  const rows = await sql.query<{
-    customer: boolean;
-    id: string;
-    erased: boolean;
-    sku: string;
-    name: string;
-    price_cents: number;
-  }>(
-    `SELECT true AS customer, c.id::text AS id, c.erased_at IS NOT NULL AS erased, '' AS sku, '' AS name,
-            0 AS price_cents
-       FROM customers AS c WHERE c.id = $1::uuid
-     UNION ALL
-     SELECT false, p.id::text, false, p.sku, p.name, p.price_cents
-       FROM products AS p WHERE p.id = ANY($2::uuid[])`,
-    [customerId, [...new Set(productIds)]],
-  );
-  const customer = rows.find((r) => r.customer);
-  return {
-    customer: customer ? { id: customer.id, erased: customer.erased } : null,
-    products: new Map(
-      rows
-        .filter((r) => !r.customer)
-        .map((p) => [p.id, { id: p.id, sku: p.sku, name: p.name, priceCents: p.price_cents }]),
-    ),
-  };
+interface CreateOrderFacts {
+  customer: { id: string; erased: boolean } | null;
+  products: ProductFacts[];
 }
 
-/** Writes OrderCreated into the write model: the order and its lines in one statement. */
-async function insertOrder(sql: Sql, e: PendingEvent<OrderEvent>): Promise<void> {
+/**
+ * createOrder's facts, the customer and the products named, as one jsonb value: read in
+ * the statement that takes the customer lock (CommandSpec.facts), so with a snapshot
+ * from before the lock wait. Products never change once created and customers are
+ * never deleted; the one fact the customer lock guards is erasure, which insertOrder
+ * checks again after the wait.
+ */
+function createOrderFacts(customerId: string, productIds: string[]): Prisma.Sql {
+  // Ids that are no UUIDs name nothing (the body reports them); they must not fail the cast.
+  const ids = [...new Set(productIds.filter(isUuid))];
+  return Prisma.sql`
+    SELECT jsonb_build_object(
+             'customer', (SELECT jsonb_build_object('id', c.id, 'erased', c.erased_at IS NOT NULL)
+                            FROM customers AS c WHERE c.id = ${customerId}::uuid),
+             'products', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', p.id, 'sku', p.sku, 'name', p.name,
+                                                                      'priceCents', p.price_cents)), '[]'::jsonb)
+                            FROM products AS p WHERE p.id = ANY(${ids}::uuid[])))`;
+}
+
+/**
+ * Writes OrderCreated into the write model: the order and its lines in one statement,
+ * unless the customer is erased. This statement starts after the customer lock was
+ * granted, so it sees an erasure its previous holder committed, which createOrder's
+ * facts (read before the wait ended) may have missed.
+ */
+async function insertOrder(tx: TransactionClient, e: PendingEvent<OrderEvent>): Promise<void> {
   const { event } = e;
   if (event.type !== 'OrderCreated') throw new Error(`${event.type} is not an order creation`);
   const { data } = event;
-  await sql.execute(
-    `WITH created AS (
-       INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
-       VALUES ($1::uuid, $2::uuid, 'PENDING', $3, $4, $5::timestamptz, $5::timestamptz))
-     INSERT INTO order_items (id, order_id, line_no, product_id, quantity, unit_price_cents)
-     SELECT l.id, $1::uuid, l.line_no, l.product_id, l.quantity, l.unit_price_cents
-       FROM unnest($6::uuid[], $7::int[], $8::uuid[], $9::int[], $10::int[])
-            AS l(id, line_no, product_id, quantity, unit_price_cents)`,
-    [
-      data.orderId,
-      data.customerId,
-      data.totalCents,
-      e.aggregateVersion,
-      data.createdAt,
-      data.items.map(() => randomUUID()),
-      data.items.map((l) => l.lineNo),
-      data.items.map((l) => l.productId),
-      data.items.map((l) => l.quantity),
-      data.items.map((l) => l.unitPriceCents),
-    ],
-  );
+  const lines = await tx.$executeRaw`
+    WITH created AS (
+      INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
+      SELECT ${data.orderId}::uuid, c.id, 'PENDING'::"OrderStatus", ${data.totalCents}, ${e.aggregateVersion},
+             ${data.createdAt}::timestamptz, ${data.createdAt}::timestamptz
+        FROM customers AS c WHERE c.id = ${data.customerId}::uuid AND c.erased_at IS NULL
+      RETURNING id)
+    INSERT INTO order_items (id, order_id, line_no, product_id, quantity, unit_price_cents)
+    SELECT l.id, created.id, l.line_no, l.product_id, l.quantity, l.unit_price_cents
+      FROM created,
+           unnest(${data.items.map(() => randomUUID())}::uuid[], ${data.items.map((l) => l.lineNo)}::int[],
+                  ${data.items.map((l) => l.productId)}::uuid[], ${data.items.map((l) => l.quantity)}::int[],
+                  ${data.items.map((l) => l.unitPriceCents)}::int[])
+           AS l(id, line_no, product_id, quantity, unit_price_cents)`;
+  // An order has at least one line (decide): none written means no order was.
+  if (lines === 0) throw new NotFoundError('Customer', data.customerId);
 }
 
 /** Writes one order event into the write model. */
@@ -109,7 +98,7 @@ async function persist(tx: TransactionClient, e: PendingEvent<OrderEvent>): Prom
   const { event } = e;
   switch (event.type) {
     case 'OrderCreated':
-      await insertOrder(prismaSql(tx), e);
+      await insertOrder(tx, e);
       return;
     case 'OrderItemAdded': {
       const { item } = event.data;
@@ -150,9 +139,8 @@ async function bump(
   if (count !== 1) throw new Error(`order ${e.aggregateId} moved under a held lock`);
 }
 
-async function decideAndPersist<T>(
-  tx: T,
-  write: (tx: T, e: PendingEvent<OrderEvent>) => Promise<void>,
+async function decideAndPersist(
+  tx: TransactionClient,
   command: OrderCommand,
   state: OrderState | null,
   ctx: OrderDecisionContext,
@@ -164,7 +152,7 @@ async function decideAndPersist<T>(
     aggregateVersion: ++version,
     event,
   }));
-  for (const e of events) await write(tx, e);
+  for (const e of events) await persist(tx, e);
   return { events, result: { orderId: command.orderId, version } };
 }
 
@@ -191,7 +179,7 @@ export function createOrder(
   const orderId = randomUUID();
   const { idempotencyKey, ...rest } = input;
   let created: Order | undefined;
-  const run = runSqlCommand(
+  const run = runCommand(
     ctx,
     {
       command: 'createOrder',
@@ -199,19 +187,19 @@ export function createOrder(
       locks: [`Customer:${input.customerId}`],
       // Keys are scoped to the customer: two customers may pick the same key.
       idempotency: idempotencyKey ? { key: `${input.customerId}:${idempotencyKey}`, input: rest } : undefined,
-    },
-    async (sql) => {
-      const { customer, products } = await loadCustomerAndProducts(
-        sql,
+      facts: createOrderFacts(
         input.customerId,
         input.items.map((i) => i.productId),
-      );
+      ),
+    },
+    async (tx, facts) => {
+      for (const item of input.items) assertId('Product', item.productId);
+      const { customer, products } = facts as CreateOrderFacts;
       const decided = await decideAndPersist(
-        sql,
-        insertOrder,
+        tx,
         { type: 'CreateOrder', orderId, customerId: input.customerId, items: input.items, now: new Date() },
         null,
-        { customer, products },
+        { customer, products: new Map(products.map((p) => [p.id, p])) },
       );
       created = orderRowOf(decided.events[0]!);
       return decided;
@@ -245,7 +233,7 @@ export function addOrderItem(
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'addOrderItem', state.customerId);
     const products = await loadProducts(tx, [input.productId]);
-    return decideAndPersist(tx, persist, { type: 'AddOrderItem', ...input }, state, { customer: null, products });
+    return decideAndPersist(tx, { type: 'AddOrderItem', ...input }, state, { customer: null, products });
   });
 }
 
@@ -256,7 +244,7 @@ export function updateOrderStatus(
   return runCommand(ctx, { command: 'updateOrderStatus', locks: [`Order:${input.orderId}`] }, async (tx) => {
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'updateOrderStatus', state.customerId);
-    return decideAndPersist(tx, persist, { type: 'UpdateOrderStatus', ...input }, state, noProducts);
+    return decideAndPersist(tx, { type: 'UpdateOrderStatus', ...input }, state, noProducts);
   });
 }
 
@@ -267,6 +255,6 @@ export function cancelOrder(
   return runCommand(ctx, { command: 'cancelOrder', locks: [`Order:${input.orderId}`] }, async (tx) => {
     const state = await loadOrder(tx, input.orderId);
     authorize(ctx.subject, 'cancelOrder', state.customerId);
-    return decideAndPersist(tx, persist, { type: 'CancelOrder', ...input }, state, noProducts);
+    return decideAndPersist(tx, { type: 'CancelOrder', ...input }, state, noProducts);
   });
 }
