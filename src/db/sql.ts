@@ -13,20 +13,32 @@ export interface Sql {
 }
 
 const statementNames = new Map<string, string>();
+/**
+ * A connection keeps every named statement it prepared until it closes; past this many
+ * distinct texts (statements built with lists of varying length, say) the rest run
+ * unnamed, so the cache per connection stays bounded.
+ */
+const MAX_NAMED_STATEMENTS = 2_000;
 
 /**
- * Projection SQL is a small, fixed set of statements run over and over: each runs as a
- * named prepared statement, so PostgreSQL parses and plans it once per connection.
+ * The service's SQL is a small, fixed set of statements run over and over: each runs as
+ * a named prepared statement, so PostgreSQL parses and plans it once per connection
  * (PostgreSQL re-analyzes a prepared statement when search_path or a table it uses
- * changes, so shadow rebuilds and swaps stay correct.)
+ * changes, so shadow rebuilds and swaps stay correct). The projections' `Sql` and
+ * Prisma's adapter (the commands) name statements here.
  */
-function prepared(text: string, values: unknown[]): pg.QueryConfig {
+export function statementName(text: string): string | undefined {
   let name = statementNames.get(text);
-  if (!name) {
+  if (!name && statementNames.size < MAX_NAMED_STATEMENTS) {
     name = `px_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
     statementNames.set(text, name);
   }
-  return { name, text, values };
+  return name;
+}
+
+function prepared(text: string, values: unknown[]): pg.QueryConfig {
+  const name = statementName(text);
+  return name ? { name, text, values } : { text, values };
 }
 
 export function pgSql(client: pg.ClientBase | pg.Pool): Sql {
