@@ -5,7 +5,7 @@
 //   3 engines      projections/, relay/, observability/metrics.ts and bus.ts
 //   2 log          outbox/
 //   1 infra        db/, auth/, bus/, observability/logger.ts and tracing.ts
-//   0 shared       config, errors, events/, sleeper, nodeVersion, checkNodeVersion, generated/
+//   0 shared       config, env, errors, events/, sleeper, nodeVersion, checkNodeVersion, generated/
 // A module may import its own layer and those below; an import of a higher layer fails
 // with the file, the import and both layers. Type-only imports count too.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ export const LAYERS = [
   ['bus/', 1],
   ['observability/', 1],
   ['config.ts', 0],
+  ['env.ts', 0],
   ['errors.ts', 0],
   ['events/', 0],
   ['nodeVersion.ts', 0],

@@ -1,4 +1,7 @@
 // Environment parsed and validated once, at start-up. Everything else takes a Config.
+import { ConfigError, intFrom, optional, secondsFrom } from './env.ts';
+
+export { ConfigError };
 
 /** Events per projection batch unless PROJECTION_BATCH_SIZE says otherwise. */
 export const PROJECTION_BATCH_SIZE = 500;
@@ -102,20 +105,6 @@ export interface Limits {
   fieldSuggestions: boolean;
 }
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
-  }
-  return value;
-}
-
 /** PROJECTION_MODES="order_list_view=INLINE,order_search=ASYNC" */
 function parseModes(raw: string | undefined): Record<string, ProjectionMode> {
   const modes: Record<string, ProjectionMode> = {};
@@ -138,23 +127,6 @@ function notifyMode(raw: string | undefined): Config['outboxNotify'] {
   return value;
 }
 
-const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
-
-/** "86400", "90s", "30m", "24h", "7d" → seconds. */
-function secondsFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const match = DURATION.exec(raw.trim());
-  const value = match ? Number(match[1]) * UNIT_SECONDS[(match[2] ?? 's') as keyof typeof UNIT_SECONDS] : Number.NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ConfigError(
-      `${name} must be a duration from ${min} s to ${max} s (e.g. 3600, 30m, 24h, 7d), got "${raw}"`,
-    );
-  }
-  return value;
-}
-
 /** CORS_ORIGINS="https://shop.example,https://admin.example": exact origins, no wildcards. */
 function parseOrigins(raw: string | undefined): string[] {
   if (!raw?.trim()) return [];
@@ -173,10 +145,6 @@ function parseOrigins(raw: string | undefined): string[] {
     }
     return url.origin;
   });
-}
-
-function optional(raw: string | undefined): string | undefined {
-  return raw?.trim() ? raw.trim() : undefined;
 }
 
 /**
