@@ -118,6 +118,30 @@ export function rowFrom<Row>(table: Table<Row>, record: Record<string, unknown>)
   return row as Row;
 }
 
+/**
+ * A row as readers see it, from a record named by column (a change as the projection
+ * publishes it): numbers as numbers, timestamps as Date, JSON parsed, a position as its
+ * two decimal strings (`<field>TxId`, `<field>Seq`).
+ */
+export function viewFromColumns<Row, View>(table: Table<Row>, record: Record<string, unknown>): View {
+  const view: Record<string, unknown> = {};
+  for (const c of table.columns) {
+    if (c.type === 'position') {
+      view[`${c.field}TxId`] = String(record[`${c.column}_tx_id`]);
+      view[`${c.field}Seq`] = String(record[`${c.column}_seq`]);
+      continue;
+    }
+    const value = record[c.column] ?? null;
+    if (value === null) view[c.field] = null;
+    else if (c.type === 'int' || c.type === 'bigint') view[c.field] = Number(value);
+    else if (c.type === 'timestamptz') view[c.field] = new Date(value as string);
+    else if (c.type === 'jsonb' || c.type === 'text[]')
+      view[c.field] = typeof value === 'string' ? JSON.parse(value) : value;
+    else view[c.field] = value;
+  }
+  return view as View;
+}
+
 const ARRAY_TYPE: Record<ColumnType, string> = {
   uuid: 'uuid[]',
   text: 'text[]',

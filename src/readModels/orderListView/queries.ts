@@ -2,9 +2,9 @@
 import type pg from 'pg';
 import { pgSql } from '../../db/sql.ts';
 import { isUuid } from '../../errors.ts';
-import { selectList } from '../../projections/tables.ts';
+import { selectList, viewFromColumns } from '../../projections/tables.ts';
 import type { CursorCodec, OrderFilter, Page } from '../../read/paging.ts';
-import { LINES_TABLE, LIST_TABLE, type LineRow } from './table.ts';
+import { LINES_TABLE, LIST_TABLE, type LineRow, type ListRow } from './table.ts';
 
 export interface OrderView {
   orderId: string;
@@ -31,23 +31,11 @@ export type OrderViewItem = LineRow;
 /** An OrderView's SELECT list, from the table's one column list (timestamps as Date). */
 export const ORDER_VIEW_COLUMNS = selectList(LIST_TABLE, 'order_list_view', 'field', 'raw');
 
-/** A row as the projection publishes it (snake_case, from RETURNING) to an OrderView. */
+/** A change as the projection publishes it (named by column) to an OrderView. */
 export function orderViewFromRow(row: Record<string, unknown>): OrderView {
   return {
-    orderId: String(row.order_id),
-    customerId: String(row.customer_id),
-    customerName: (row.customer_name as string | null) ?? null,
-    customerEmail: (row.customer_email as string | null) ?? null,
-    status: String(row.status),
+    ...viewFromColumns<ListRow, OrderView>(LIST_TABLE, row),
     previousStatus: (row.previous_status as string | null | undefined) ?? null,
-    totalCents: Number(row.total_cents),
-    itemCount: Number(row.item_count),
-    lineCount: Number(row.line_count),
-    version: Number(row.version),
-    createdAt: new Date(row.created_at as string),
-    updatedAt: new Date(row.updated_at as string),
-    positionTxId: String(row.position_tx_id),
-    positionSeq: String(row.position_seq),
   };
 }
 
