@@ -94,11 +94,10 @@ export function evolveBatch<Row extends VersionedRow>(
     if (creation ? row !== undefined : row === undefined || row.version !== event.aggregateVersion - 1) continue;
     const evolved = model.evolve(row, event, { customers, at: event.occurredAt.toISOString() });
     if (!evolved) continue;
-    const next: Row = {
-      ...evolved,
-      version: event.aggregateVersion,
-      ...(tracksPosition ? { position: event.position } : {}),
-    };
+    // evolve returns a new row (never the loaded one, which the batch's `before` keeps).
+    const next: Row = evolved === row ? { ...evolved } : evolved;
+    next.version = event.aggregateVersion;
+    if (tracksPosition) next.position = event.position;
     rows.set(id, next);
     (creation ? created : changed).add(id);
     model.children?.forEach((child, i) => {

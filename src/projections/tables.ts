@@ -36,20 +36,34 @@ export interface Table<Row> {
 }
 
 interface Parameter {
-  field: string;
   name: string;
   type: ColumnType;
+  /** The value sent for a row: JSON text for jsonb and text[], decimal text for a position's parts. */
+  value(row: Record<string, unknown>): unknown;
 }
 
+function parameter(field: string, name: string, type: ColumnType): Parameter {
+  const json = type === 'jsonb' || type === 'text[]';
+  return { name, type, value: json ? (row) => JSON.stringify(row[field]) : (row) => row[field] ?? null };
+}
+
+const parametersByColumns = new WeakMap<object, Parameter[]>();
+
+/** The parameters of `columns` (computed once per column list). */
 function columnsOf<Row>(columns: Column<Row>[]): Parameter[] {
-  return columns.flatMap((c): Parameter[] =>
-    c.type === 'position'
-      ? [
-          { field: `${c.field}.txId`, name: `${c.column}_tx_id`, type: 'position' },
-          { field: `${c.field}.seq`, name: `${c.column}_seq`, type: 'bigint' },
-        ]
-      : [{ field: c.field, name: c.column, type: c.type }],
-  );
+  let parameters = parametersByColumns.get(columns);
+  if (!parameters) {
+    parameters = columns.flatMap((c): Parameter[] =>
+      c.type === 'position'
+        ? [
+            { name: `${c.column}_tx_id`, type: 'position', value: (row) => (row[c.field] as Position).txId.toString() },
+            { name: `${c.column}_seq`, type: 'bigint', value: (row) => (row[c.field] as Position).seq.toString() },
+          ]
+        : [parameter(c.field, c.column, c.type)],
+    );
+    parametersByColumns.set(columns, parameters);
+  }
+  return parameters;
 }
 
 /**
@@ -154,14 +168,6 @@ const ARRAY_TYPE: Record<ColumnType, string> = {
   position: 'text[]',
 };
 
-function parameterValue(row: Record<string, unknown>, field: string, type: ColumnType): unknown {
-  const [name, part] = field.split('.') as [string, 'txId' | 'seq' | undefined];
-  const value = part ? (row[name] as Position)[part] : row[name];
-  if (type === 'jsonb' || type === 'text[]') return JSON.stringify(value);
-  if (typeof value === 'bigint') return value.toString();
-  return value ?? null;
-}
-
 /** `r.<column>` as the column's own type, from the unnest of text or typed arrays. */
 function fromParameter(name: string, type: ColumnType): string {
   if (type === 'jsonb') return `r.${name}::jsonb`;
@@ -173,7 +179,7 @@ function fromParameter(name: string, type: ColumnType): string {
 function unnest(columns: Parameter[], rows: object[]) {
   return {
     from: `unnest(${columns.map((c, i) => `$${i + 1}::${ARRAY_TYPE[c.type]}`).join(', ')}) AS r(${columns.map((c) => c.name).join(', ')})`,
-    params: columns.map((c) => rows.map((r) => parameterValue(r as Record<string, unknown>, c.field, c.type))),
+    params: columns.map((c) => rows.map((r) => c.value(r as Record<string, unknown>))),
   };
 }
 
@@ -191,10 +197,22 @@ export async function insertRows<Row>(sql: Sql, table: Table<Row>, rows: object[
   if (table.strictInsert && inserted !== rows.length) throw new Error(`${table.name} changed during the batch`);
 }
 
+const updatableColumns = new WeakMap<object, Column<never>[]>();
+
+/** The key and the columns an event may change (computed once per table). */
+function updatable<Row>(table: Table<Row>): Column<Row>[] {
+  let columns = updatableColumns.get(table) as Column<Row>[] | undefined;
+  if (!columns) {
+    columns = table.columns.filter((c) => c.field === table.key || !c.fixed);
+    updatableColumns.set(table, columns as Column<never>[]);
+  }
+  return columns;
+}
+
 export async function updateRows<Row>(sql: Sql, table: Table<Row>, rows: Row[]): Promise<void> {
   if (!rows.length) return;
   const key = table.columns.find((c) => c.field === table.key)!;
-  const columns = columnsOf(table.columns.filter((c) => c === key || !c.fixed));
+  const columns = columnsOf(updatable(table));
   const { from, params } = unnest(columns, rows as object[]);
   await sql.execute(
     `UPDATE ${table.name} AS t
