@@ -187,7 +187,7 @@ export async function insertRows<Row>(sql: Sql, table: Table<Row>, rows: object[
   if (!rows.length) return;
   const columns = columnsOf(table.columns);
   const { from, params } = unnest(columns, rows);
-  const conflict = table.conflict ?? [table.columns.find((c) => c.field === table.key)!.column];
+  const conflict = uniqueColumns(table);
   const inserted = await sql.execute(
     `INSERT INTO ${table.name} (${columns.map((c) => c.name).join(', ')})
      SELECT ${columns.map((c) => fromParameter(c.name, c.type)).join(', ')} FROM ${from}
@@ -197,31 +197,38 @@ export async function insertRows<Row>(sql: Sql, table: Table<Row>, rows: object[
   if (table.strictInsert && inserted !== rows.length) throw new Error(`${table.name} changed during the batch`);
 }
 
+/** The unique key's columns: the insert's conflict target and what an update matches rows on. */
+function uniqueColumns<Row>(table: Table<Row>): string[] {
+  return table.conflict ?? [table.columns.find((c) => c.field === table.key)!.column];
+}
+
 const updatableColumns = new WeakMap<object, Column<never>[]>();
 
-/** The key and the columns an event may change (computed once per table). */
+/** The unique key's columns and the columns an event may change (computed once per table). */
 function updatable<Row>(table: Table<Row>): Column<Row>[] {
   let columns = updatableColumns.get(table) as Column<Row>[] | undefined;
   if (!columns) {
-    columns = table.columns.filter((c) => c.field === table.key || !c.fixed);
+    const unique = uniqueColumns(table);
+    columns = table.columns.filter((c) => unique.includes(c.column) || !c.fixed);
     updatableColumns.set(table, columns as Column<never>[]);
   }
   return columns;
 }
 
+/** Updates rows by their unique key (all of it: a partial key may not find them through an index). */
 export async function updateRows<Row>(sql: Sql, table: Table<Row>, rows: Row[]): Promise<void> {
   if (!rows.length) return;
-  const key = table.columns.find((c) => c.field === table.key)!;
+  const unique = uniqueColumns(table);
   const columns = columnsOf(updatable(table));
   const { from, params } = unnest(columns, rows as object[]);
   await sql.execute(
     `UPDATE ${table.name} AS t
         SET ${columns
-          .filter((c) => c.name !== key.column)
+          .filter((c) => !unique.includes(c.name))
           .map((c) => `${c.name} = ${fromParameter(c.name, c.type)}`)
           .join(', ')}
        FROM ${from}
-      WHERE t.${key.column} = r.${key.column}`,
+      WHERE ${unique.map((c) => `t.${c} = r.${c}`).join(' AND ')}`,
     params,
   );
 }
