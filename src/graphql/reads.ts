@@ -107,3 +107,16 @@ export const OrderFilterInput = builder.inputType('OrderFilter', {
     maxTotal: t.int({ description: 'Cents, inclusive.' }),
   }),
 });
+
+/** The fields of an order line, for every read model's line type (OrderViewItem, OrderHistoryItem). */
+// biome-ignore lint/suspicious/noExplicitAny: a field builder of any object type whose shape is an OrderLine.
+export function orderLineFields(t: any) {
+  return {
+    lineNo: t.exposeInt('lineNo'),
+    productId: t.exposeID('productId'),
+    sku: t.exposeString('sku'),
+    productName: t.exposeString('productName'),
+    quantity: t.exposeInt('quantity'),
+    unitPriceCents: t.exposeInt('unitPriceCents'),
+  };
+}

@@ -2,7 +2,7 @@
 import { isUuid } from '../../errors.ts';
 import { builder } from '../../graphql/builder.ts';
 import { ConsistencyInput, readFrom } from '../../graphql/consistency.ts';
-import { connection, readScope } from '../../graphql/reads.ts';
+import { connection, orderLineFields, readScope } from '../../graphql/reads.ts';
 import { OrderStatusEnum } from '../../graphql/types/orderStatus.ts';
 import { badInput, pageSize } from '../../read/paging.ts';
 import { getCustomerOrderHistory, type HistoryEntry } from './queries.ts';
@@ -19,14 +19,7 @@ const HistorySummaryRef = builder.objectRef<HistoryEntry['summary']>('OrderHisto
 });
 
 const HistoryItemRef = builder.objectRef<HistoryEntry['itemsPreview'][number]>('OrderHistoryItem').implement({
-  fields: (t) => ({
-    lineNo: t.exposeInt('lineNo'),
-    productId: t.exposeID('productId'),
-    sku: t.exposeString('sku'),
-    productName: t.exposeString('productName'),
-    quantity: t.exposeInt('quantity'),
-    unitPriceCents: t.exposeInt('unitPriceCents'),
-  }),
+  fields: (t) => orderLineFields(t),
 });
 
 const HistoryEntryRef = builder.objectRef<HistoryEntry>('OrderHistoryEntry').implement({

@@ -4,7 +4,15 @@ import { emailFor } from '../../auth/masking.ts';
 import { isUuid } from '../../errors.ts';
 import { builder } from '../../graphql/builder.ts';
 import { ConsistencyInput, readFrom } from '../../graphql/consistency.ts';
-import { canSee, connection, forbidden, OrderFilterInput, readScope, subSelections } from '../../graphql/reads.ts';
+import {
+  canSee,
+  connection,
+  forbidden,
+  OrderFilterInput,
+  orderLineFields,
+  readScope,
+  subSelections,
+} from '../../graphql/reads.ts';
 import { OrderStatusEnum } from '../../graphql/types/orderStatus.ts';
 import { badInput, pageSize } from '../../read/paging.ts';
 import { getCustomerById } from './customers.ts';
@@ -22,14 +30,7 @@ function selectsOrderItems(info: GraphQLResolveInfo): boolean {
 
 export const OrderViewItemRef = builder.objectRef<OrderViewItem>('OrderViewItem').implement({
   description: 'A line of an order, as the order list view holds it.',
-  fields: (t) => ({
-    lineNo: t.exposeInt('lineNo'),
-    productId: t.exposeID('productId'),
-    sku: t.exposeString('sku'),
-    productName: t.exposeString('productName'),
-    quantity: t.exposeInt('quantity'),
-    unitPriceCents: t.exposeInt('unitPriceCents'),
-  }),
+  fields: (t) => orderLineFields(t),
 });
 
 export const OrderViewRef = builder.objectRef<OrderView>('OrderView').implement({

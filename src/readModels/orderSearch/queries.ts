@@ -1,6 +1,7 @@
 // Full-text search, facets and autocomplete over order_search.
 import type pg from 'pg';
 import type { CursorCodec, OrderFilter } from '../../read/paging.ts';
+import type { SearchRow } from './projection.ts';
 
 /**
  * Turns user text into a prefix tsquery: every word must match the start of a
@@ -18,16 +19,9 @@ export function toPrefixQuery(text: string): string | null {
   return words.map((w) => `'${w}':*`).join(' & ');
 }
 
-export interface SearchHit {
-  orderId: string;
-  customerId: string;
-  customerName: string | null;
-  status: string;
-  totalCents: number;
-  itemCount: number;
+/** A row of order_search as a search returns it: with its rank, and its creation time as a Date. */
+export interface SearchHit extends Omit<SearchRow, 'createdAt' | 'version'> {
   createdAt: Date;
-  skus: string[];
-  productNames: string[];
   rank: number;
 }
 
