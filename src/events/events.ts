@@ -44,3 +44,13 @@ export const PERSONAL_DATA: { [T in DomainEvent['type']]: readonly DataKey<T>[] 
   OrderStatusChanged: [],
   OrderCancelled: [],
 };
+
+/** A decision's events as the aggregate's next versions after `version` (0: a new aggregate). */
+export function versioned<E extends DomainEvent>(
+  aggregateType: AggregateType,
+  aggregateId: string,
+  version: number,
+  events: E[],
+): PendingEvent<E>[] {
+  return events.map((event, i) => ({ aggregateType, aggregateId, aggregateVersion: version + i + 1, event }));
+}

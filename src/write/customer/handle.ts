@@ -3,7 +3,7 @@ import { authorize } from '../../auth/policy.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
 import { assertId, assertNever } from '../../errors.ts';
 import type { CustomerEvent } from '../../events/customer.ts';
-import type { PendingEvent } from '../../events/events.ts';
+import { type PendingEvent, versioned } from '../../events/events.ts';
 import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
 import type { CustomerState } from './commands.ts';
 import { decideCustomer } from './decide.ts';
@@ -56,16 +56,10 @@ async function decideAndPersist(
   command: Parameters<typeof decideCustomer>[0],
   state: CustomerState | null,
 ): Promise<{ events: PendingEvent[]; result: { customerId: string; version: number } }> {
-  const decided = decideCustomer(command, state);
-  let version = state?.version ?? 0;
-  const events = decided.map((event) => ({
-    aggregateType: 'Customer' as const,
-    aggregateId: command.customerId,
-    aggregateVersion: ++version,
-    event,
-  }));
+  const before = state?.version ?? 0;
+  const events = versioned('Customer', command.customerId, before, decideCustomer(command, state));
   for (const e of events) await persist(tx, e);
-  return { events, result: { customerId: command.customerId, version } };
+  return { events, result: { customerId: command.customerId, version: before + events.length } };
 }
 
 export function createCustomer(ctx: CommandContext, input: { name: string; email: string }): Promise<CustomerResult> {

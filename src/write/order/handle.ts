@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { authorize } from '../../auth/policy.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
 import { assertId, assertNever, isUuid, NotFoundError, ValidationError } from '../../errors.ts';
-import type { PendingEvent } from '../../events/events.ts';
+import { type PendingEvent, versioned } from '../../events/events.ts';
 import type { OrderEvent, OrderStatus } from '../../events/order.ts';
 import { type Order, Prisma } from '../../generated/prisma/client.ts';
 import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
@@ -145,15 +145,10 @@ async function decideAndPersist(
   state: OrderState | null,
   ctx: OrderDecisionContext,
 ): Promise<{ events: PendingEvent[]; result: { orderId: string; version: number } }> {
-  let version = state?.version ?? 0;
-  const events = decideOrder(command, state, ctx).map((event) => ({
-    aggregateType: 'Order' as const,
-    aggregateId: command.orderId,
-    aggregateVersion: ++version,
-    event,
-  }));
+  const before = state?.version ?? 0;
+  const events = versioned('Order', command.orderId, before, decideOrder(command, state, ctx));
   for (const e of events) await persist(tx, e);
-  return { events, result: { orderId: command.orderId, version } };
+  return { events, result: { orderId: command.orderId, version: before + events.length } };
 }
 
 const IDEMPOTENCY_KEY_MAX = 200;
