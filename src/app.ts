@@ -47,7 +47,6 @@ export function commandContextFor(app: App, subject: Subject, trace: TraceContex
   const mode = app.config.outboxNotify;
   return {
     prisma: app.prisma,
-    pool: app.pool,
     subject,
     trace,
     hooks: app.hooks,

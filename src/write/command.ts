@@ -21,11 +21,6 @@ export interface CommandHooks {
 
 export interface CommandContext {
   prisma: PrismaClient;
-  /**
-   * The pg pool under `prisma`. No command uses it: every command runs in a Prisma
-   * transaction. Kept while src/runtime.ts still sets it.
-   */
-  pool?: pg.Pool;
   subject: Subject;
   /** The OpenTelemetry context to run in (the GraphQL operation's span); else the active one. */
   trace?: TraceContext | null;
