@@ -48,8 +48,21 @@ export interface Config {
   jwt: JwtRules;
   /** What a process keeps for Redis while it is away (bus/redis.ts). */
   publishBuffer: { maxMessages: number; maxBytes: number };
+  /** Live delivery (graphql/delivery.ts): subscription limits and each subscriber's queue. */
+  live: LiveLimits;
   /** The outbox relay to NATS JetStream (relay/); undefined when NATS_URL is unset. */
   relay: RelayConfig | undefined;
+}
+
+export interface LiveLimits {
+  /** Subscriptions one WebSocket connection may hold at once (then TOO_MANY_SUBSCRIPTIONS). */
+  maxPerConnection: number;
+  /** Subscriptions one subject (token `sub`) may hold at once in this process. */
+  maxPerSubject: number;
+  /** Changes (distinct orders) waiting for one subscriber's socket; over it: SLOW_CONSUMER. */
+  queueMaxChanges: number;
+  /** Bytes waiting for one subscriber's socket; over it: SLOW_CONSUMER. */
+  queueMaxBytes: number;
 }
 
 export interface JwtRules {
@@ -221,6 +234,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     publishBuffer: {
       maxMessages: intFrom(env, 'PUBLISH_BUFFER_MESSAGES', 10_000, 0, 10_000_000),
       maxBytes: intFrom(env, 'PUBLISH_BUFFER_BYTES', 16 * 1024 * 1024, 0, 4 * 1024 * 1024 * 1024),
+    },
+    live: {
+      maxPerConnection: intFrom(env, 'LIVE_MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
+      maxPerSubject: intFrom(env, 'LIVE_MAX_SUBSCRIPTIONS_PER_SUBJECT', 1000, 1, 10_000_000),
+      queueMaxChanges: intFrom(env, 'LIVE_QUEUE_MAX_CHANGES', 1000, 1, 10_000_000),
+      queueMaxBytes: intFrom(env, 'LIVE_QUEUE_MAX_BYTES', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
     relay: relayConfig(env, intFrom(env, 'PROJECTION_LEASE_MS', 5000, 300, 600_000)),
   };

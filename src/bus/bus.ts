@@ -34,6 +34,8 @@ export interface PositionMessage {
    */
   state?: 'LIVE' | 'STALLED';
   errorPosition?: string;
+  /** When the batch committed (ms since the epoch, the publisher's clock): delivery latency. */
+  committedAt?: number;
 }
 
 export interface ChangeMessage {

@@ -6,6 +6,7 @@ import type { Subject } from '../auth/subject.ts';
 import type { Transport } from '../observability/metrics.ts';
 import type { Loaders } from '../read/loaders.ts';
 import type { CommandContext } from '../write/command.ts';
+import type { LiveSlot, SseChannel } from './delivery.ts';
 
 export interface GraphQLContext {
   app: App;
@@ -19,6 +20,12 @@ export interface GraphQLContext {
   loaders: Loaders;
   /** Read models this request read, reported with their freshness in `extensions`. */
   readModels: Set<string>;
+  /** Set by a subscription field's resolver for the change it resolved (graphql/delivery.ts). */
+  live?: LiveSlot;
+  /** An SSE request's response, written to directly by the delivery engine. */
+  sse?: SseChannel;
+  /** The connection a WebSocket operation came on (subscriptions per connection). */
+  connection?: object;
 }
 
 export function commandContext(ctx: GraphQLContext): CommandContext {

@@ -51,39 +51,44 @@ function hasLoneSurrogate(value: unknown, depth = 0): boolean {
   return Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || hasLoneSurrogate(v, depth + 1));
 }
 
-/** Document and variables size, checked before the document is parsed. */
+/**
+ * Document and variables size, NUL and lone surrogates, checked before the document is
+ * parsed; every transport runs it (HTTP and SSE through yoga's onParams, WebSocket in
+ * server/ws.ts). Throws a GraphQLError with a code.
+ */
+export function checkParams(limits: Pick<Limits, 'maxDocumentBytes' | 'maxVariablesBytes'>, params: unknown): void {
+  // A batch element can be anything; yoga itself refuses what is no operation.
+  if (!params || typeof params !== 'object') return;
+  const { query, variables: given } = params as { query?: unknown; variables?: unknown };
+  if (typeof query === 'string' && Buffer.byteLength(query) > limits.maxDocumentBytes) {
+    throw tooLarge(`the document is over ${limits.maxDocumentBytes} bytes`, 'DOCUMENT_TOO_LARGE');
+  }
+  const variables = given === undefined || given === null ? '' : JSON.stringify(given);
+  if (Buffer.byteLength(variables) > limits.maxVariablesBytes) {
+    throw tooLarge(`the variables are over ${limits.maxVariablesBytes} bytes`, 'VARIABLES_TOO_LARGE');
+  }
+  // PostgreSQL text cannot hold NUL: refuse it up front rather than fail in SQL.
+  if (
+    NUL_IN_JSON.test(variables) ||
+    (typeof query === 'string' && (query.includes('\0') || NUL_IN_DOCUMENT.test(query)))
+  ) {
+    throw createGraphQLError('strings may not contain NUL (U+0000) characters', {
+      extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+    });
+  }
+  // Found by the fuzzer: a lone surrogate in a variable reached the outbox insert,
+  // where PostgreSQL's jsonb refused it (an internal error).
+  if (hasLoneSurrogate(given) || (typeof query === 'string' && LONE_SURROGATE.test(query))) {
+    throw createGraphQLError('strings must be Unicode text: no unpaired surrogate (U+D800 to U+DFFF)', {
+      extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+    });
+  }
+}
+
 function useSizeLimits(limits: Limits): Plugin {
   return {
     onParams({ params }) {
-      // A batch element can be anything; yoga itself refuses what is no operation.
-      if (!params || typeof params !== 'object') return;
-      if (typeof params.query === 'string' && Buffer.byteLength(params.query) > limits.maxDocumentBytes) {
-        throw tooLarge(`the document is over ${limits.maxDocumentBytes} bytes`, 'DOCUMENT_TOO_LARGE');
-      }
-      const variables =
-        params.variables === undefined || params.variables === null ? '' : JSON.stringify(params.variables);
-      if (Buffer.byteLength(variables) > limits.maxVariablesBytes) {
-        throw tooLarge(`the variables are over ${limits.maxVariablesBytes} bytes`, 'VARIABLES_TOO_LARGE');
-      }
-      // PostgreSQL text cannot hold NUL: refuse it up front rather than fail in SQL.
-      if (
-        NUL_IN_JSON.test(variables) ||
-        (typeof params.query === 'string' && (params.query.includes('\0') || NUL_IN_DOCUMENT.test(params.query)))
-      ) {
-        throw createGraphQLError('strings may not contain NUL (U+0000) characters', {
-          extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-        });
-      }
-      // Found by the fuzzer: a lone surrogate in a variable reached the outbox insert,
-      // where PostgreSQL's jsonb refused it (an internal error).
-      if (
-        hasLoneSurrogate(params.variables) ||
-        (typeof params.query === 'string' && LONE_SURROGATE.test(params.query))
-      ) {
-        throw createGraphQLError('strings must be Unicode text: no unpaired surrogate (U+D800 to U+DFFF)', {
-          extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
-        });
-      }
+      checkParams(limits, params);
     },
   };
 }

@@ -12,10 +12,10 @@ import { subjectFromHeader, useRequireSubject } from './auth.ts';
 import { corsFor, graphiqlPage, isGraphiQLRequest, isSameOrigin, useGraphiQLGuard } from './browser.ts';
 import { useReadModelFreshness } from './consistency.ts';
 import type { GraphQLContext } from './context.ts';
+import { LiveEngine, type SseChannel } from './delivery.ts';
 import { useLimits } from './limits.ts';
 import { useObservability } from './observability.ts';
 import { schema } from './schema.ts';
-import { useSharedSubscriptions } from './sharedSubscriptions.ts';
 
 export interface RequestScope {
   requestId: string;
@@ -86,6 +86,8 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
         transport: transportOf(initial, request),
         loaders: createLoaders(app.pool),
         readModels: new Set(),
+        sse: (initial as { sse?: SseChannel }).sse,
+        connection: (initial as { connection?: object }).connection,
       };
     },
     maskedErrors: {
@@ -128,8 +130,8 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
       useRequireSubject(),
       ...useLimits(app.config.limits, app.rateLimitStore),
       useReadModelFreshness(),
-      // Last: subscribers share an execution only after every check above passed for them.
-      useSharedSubscriptions(),
+      // Last: subscribers join the delivery engine only after every check above passed for them.
+      new LiveEngine(app.config.live).plugin(),
     ],
   });
 }

@@ -61,6 +61,42 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly liveDeliveries = new Counter({
+    name: 'parallax_live_deliveries_total',
+    help: 'Subscription results written to subscribers, by root field and transport.',
+    labelNames: ['field', 'transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly liveDeliveryLatency = new Histogram({
+    name: 'parallax_live_delivery_seconds',
+    help: "Commit of a change's batch to its write to the last subscriber of a group (the publisher's and this process's clocks).",
+    labelNames: ['field'] as const,
+    buckets: DURATION_BUCKETS,
+    registers: [this.registry],
+  });
+
+  readonly liveQueueDepth = new Histogram({
+    name: 'parallax_live_queue_depth',
+    help: "Changes waiting in a subscriber's queue, observed each time one is queued (its socket is behind).",
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000],
+    registers: [this.registry],
+  });
+
+  readonly liveSlowConsumers = new Counter({
+    name: 'parallax_live_slow_consumers_total',
+    help: 'Subscribers ended with SLOW_CONSUMER (their queue outgrew LIVE_QUEUE_MAX_CHANGES or LIVE_QUEUE_MAX_BYTES).',
+    labelNames: ['field', 'transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly liveRefused = new Counter({
+    name: 'parallax_live_refused_total',
+    help: 'Subscriptions refused by a limit, by error code.',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
   readonly busPublishFailures = new Counter({
     name: 'parallax_bus_publish_failures_total',
     help: 'Bus publishes that failed (subscribers recover from positions; a failure costs latency, not data).',

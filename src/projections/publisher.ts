@@ -41,6 +41,7 @@ export class BatchPublisher {
   /** The batch `(after, position]`'s changed rows, then its position. */
   async batch(position: Position, changes: ReadModelChange[], parent: TraceContext, after?: Position): Promise<void> {
     const token = encodePosition(position);
+    const committedAt = Date.now();
     const span = tracer().startSpan(
       'bus publish',
       { attributes: { 'parallax.projection': this.projection, 'parallax.messages': changes.length + 1 } },
@@ -56,7 +57,7 @@ export class BatchPublisher {
         };
         await this.bus.publish(CHANNELS.readModelChanges, message);
       }
-      await this.bus.publish(CHANNELS.positions, this.positionMessage(position, after));
+      await this.bus.publish(CHANNELS.positions, { ...this.positionMessage(position, after), committedAt });
     } catch (error) {
       // The batch is committed; subscribers recover from positions (resume), so a lost
       // publish costs latency, never data.

@@ -12,6 +12,7 @@ import { readMigrations } from '../db/migrate.ts';
 import { pgSql } from '../db/sql.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
+import type { SseChannel } from '../graphql/delivery.ts';
 import { requestScope } from '../graphql/yoga.ts';
 import { ZERO_POSITION } from '../outbox/position.ts';
 import { lagAfter } from '../outbox/reader.ts';
@@ -70,6 +71,65 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** Answers that arrive over time (SSE, incremental delivery): written chunk by chunk. */
 const STREAMED = /^\s*(text\/event-stream|multipart\/)/i;
 
+/** After SLOW_CONSUMER, how long a stalled SSE client has to read its last frames before it is cut. */
+const SLOW_CONSUMER_GRACE_MS = 10_000;
+
+/** Resolves when the response can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * An SSE response the delivery engine writes its frames to directly (one shared buffer
+ * per change, no per-subscriber stream machinery). Frames written before the response
+ * head is sent wait for `open`.
+ */
+class SseResponse implements SseChannel {
+  private pending: Buffer[] | null = [];
+  private waiting: (() => void) | undefined;
+
+  constructor(private readonly res: ServerResponse) {}
+
+  write(frame: Buffer): boolean {
+    if (this.res.destroyed || this.res.writableEnded) return true;
+    if (this.pending) {
+      this.pending.push(frame);
+      return this.pending.length < 8;
+    }
+    return this.res.write(frame);
+  }
+
+  onDrain(callback: () => void): void {
+    if (this.pending) this.waiting = callback;
+    else void drained(this.res).then(callback);
+  }
+
+  /** The head is written: frames go straight out from now on. */
+  open(): void {
+    const pending = this.pending ?? [];
+    this.pending = null;
+    for (const frame of pending) this.res.write(frame);
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) void drained(this.res).then(waiting);
+  }
+
+  closeSoon(): void {
+    setTimeout(() => {
+      if (!this.res.writableFinished) this.res.destroy();
+    }, SLOW_CONSUMER_GRACE_MS).unref();
+  }
+}
+
 async function serveGraphQL(
   app: App,
   yoga: YogaServerInstance<object, GraphQLContext>,
@@ -109,10 +169,11 @@ async function serveGraphQL(
   res.on('close', () => {
     if (!res.writableFinished) controller.abort();
   });
+  const sse = /text\/event-stream/i.test(req.headers.accept ?? '') ? new SseResponse(res) : undefined;
   const response = await yoga.fetch(
     `http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`,
     { method: req.method, headers, body, signal: controller.signal },
-    {},
+    { sse },
   );
   const outHeaders: Record<string, string> = { 'x-request-id': requestId };
   response.headers.forEach((value, name) => {
@@ -127,6 +188,7 @@ async function serveGraphQL(
     return;
   }
   res.writeHead(response.status, outHeaders);
+  sse?.open();
   if (!response.body) {
     res.end();
     return;
@@ -139,7 +201,8 @@ async function serveGraphQL(
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      res.write(value);
+      // Backpressure: a client that does not read holds the stream, not the server's memory.
+      if (!res.write(value)) await drained(res);
     }
   } catch {
     // The client went away mid-stream; nothing more to send.

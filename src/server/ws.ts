@@ -8,6 +8,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import type { App } from '../app.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
+import { checkParams } from '../graphql/limits.ts';
 
 export interface WebSocketEndpoint {
   /** Completes every subscription (clients see a proper close) and closes the sockets. */
@@ -26,6 +27,14 @@ export function attachWebSocket(
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       onSubscribe: async (ctx, _id, params) => {
+        // The same document/variables size, NUL and Unicode checks as over HTTP.
+        try {
+          checkParams(app.config.limits, params);
+        } catch (error) {
+          if (!(error instanceof GraphQLError)) throw error;
+          const { http: _status, ...extensions } = error.extensions;
+          return [new GraphQLError(error.message, { extensions })];
+        }
         const connectionParams = (ctx.connectionParams ?? {}) as Record<string, unknown>;
         const authorization = connectionParams.Authorization ?? connectionParams.authorization;
         const headers = new Headers();
@@ -38,6 +47,7 @@ export function attachWebSocket(
           params,
           request,
           transport: 'ws',
+          connection: ctx.extra.socket,
         });
         const document = parse(params.query);
         const errors = validate(schema, document);

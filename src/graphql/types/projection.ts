@@ -223,6 +223,10 @@ builder.subscriptionField('rebuildProgress', (t) =>
     type: RebuildProgressRef,
     args: { name: t.arg({ type: ProjectionNameEnum, required: true }) },
     subscribe: (_root, { name }, ctx) => rebuildProgress(ctx.app.bus, name),
-    resolve: (m) => m,
+    resolve: (m, _args, ctx) => {
+      // A subscriber that is behind needs only the latest progress (the last one says done).
+      ctx.live = { key: m.projection };
+      return m;
+    },
   }),
 );

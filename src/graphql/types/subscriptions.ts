@@ -8,6 +8,7 @@ import { createLoaders } from '../../read/loaders.ts';
 import { OrderViewRef } from '../../readModels/orderListView/graphql.ts';
 import { type OrderListChange, orderListChanges, projectionPositions } from '../../readModels/orderListView/live.ts';
 import { builder } from '../builder.ts';
+import type { LiveSlot } from '../delivery.ts';
 import { readScope } from '../reads.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
 import { ProjectionNameEnum, ProjectionStateEnum } from './projection.ts';
@@ -49,6 +50,11 @@ const ProjectionPositionRef = builder.objectRef<PositionMessage>('ProjectionPosi
   }),
 });
 
+/** A change's compaction key (its order) and resume position, for the delivery engine. */
+function liveSlot(change: OrderListChange): LiveSlot {
+  return { key: change.order.orderId, position: change.position, committedAt: change.committedAt };
+}
+
 function badAfter(error: unknown): never {
   if (error instanceof InvalidPositionToken) {
     throw createGraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', argument: 'after' } });
@@ -84,6 +90,7 @@ builder.subscriptionFields((t) => ({
     },
     resolve: (change, _args, ctx) => {
       ctx.loaders = createLoaders(ctx.app.pool);
+      ctx.live = liveSlot(change);
       return change;
     },
   }),
@@ -116,6 +123,7 @@ builder.subscriptionFields((t) => ({
       // The subscription's context lives as long as it does: each delivered change reads
       // with loaders of its own, never what an earlier change cached.
       ctx.loaders = createLoaders(ctx.app.pool);
+      ctx.live = liveSlot(change as unknown as OrderListChange);
       return (change as unknown as OrderListChange).order;
     },
   }),
@@ -128,6 +136,10 @@ builder.subscriptionFields((t) => ({
         throw createGraphQLError('a bearer token is required', { extensions: { code: 'UNAUTHENTICATED' } });
       return projectionPositions(ctx.app.bus, args.names ?? null);
     },
-    resolve: (m) => m,
+    resolve: (m, _args, ctx) => {
+      // A subscriber that is behind needs only each projection's latest position.
+      ctx.live = { key: m.projection };
+      return m;
+    },
   }),
 }));

@@ -20,7 +20,12 @@ export interface OrderListChange {
   /** Position of this change: pass it as `after` to resume after it. */
   position: string;
   order: OrderView;
+  /** When the batch that made it committed (ms since the epoch); absent for replayed rows. */
+  committedAt?: number;
 }
+
+/** Rows a resume reads per statement: memory stays bounded whatever `after` is. */
+export const REPLAY_PAGE_ROWS = 500;
 
 /** A subscriber that falls this far behind is ended with an error; it resumes from its last position. */
 const MAX_BACKLOG = 10_000;
@@ -56,22 +61,41 @@ export interface OrderListFilter {
   orderId?: string | null;
 }
 
+function inScope(order: OrderView, filter: OrderListFilter): boolean {
+  return (
+    (!filter.customerId || order.customerId === filter.customerId) &&
+    (!filter.orderId || order.orderId === filter.orderId)
+  );
+}
+
 export function classify(order: OrderView, filter: OrderListFilter): ChangeKind | null {
-  if (filter.customerId && order.customerId !== filter.customerId) return null;
-  if (filter.orderId && order.orderId !== filter.orderId) return null;
+  if (!inScope(order, filter)) return null;
   if (!filter.status || order.status === filter.status) return 'UPSERT';
   // It left the filtered list (or, in a replay, may have): tell the client to drop it.
   return order.previousStatus === filter.status || order.previousStatus === undefined ? 'REMOVE' : null;
 }
 
 /**
- * Rows of the list changed after `after`, up to order_list_view's checkpoint, read in
- * one snapshot with it: an INLINE command's row whose position the checkpoint has not
- * passed yet (a transaction with a lower position may still commit) is left for the
- * batch that passes it, so a client never holds a position past a row it has not got.
+ * Rows of the list changed after `after`, up to order_list_view's checkpoint as read
+ * first, handed to `emit` page by page (REPLAY_PAGE_ROWS each, keyset on the position):
+ * memory stays bounded whatever `after` is. Bounding by the checkpoint leaves an INLINE
+ * command's row whose position the checkpoint has not passed yet (a transaction with a
+ * lower position may still commit) to the batch that passes it, so a client never holds
+ * a position past a row it has not got. A row that changes while the pages are read
+ * moves past the bound and arrives live (the stream listens before it replays).
  */
-async function replay(pool: pg.Pool, after: Position, filter: OrderListFilter): Promise<OrderView[]> {
-  const params: unknown[] = [after.txId.toString(), after.seq.toString()];
+async function replay(
+  pool: pg.Pool,
+  after: Position,
+  filter: OrderListFilter,
+  emit: (orders: OrderView[]) => void,
+): Promise<void> {
+  const { rows: checkpoint } = await pool.query<{ tx_id: string; seq: string }>(
+    `SELECT tx_id::text AS tx_id, seq::text AS seq FROM projection_checkpoints WHERE name = 'order_list_view'`,
+  );
+  if (!checkpoint[0]) return;
+  // A customer's rename moves all its rows to one position: the keyset carries the id too.
+  const params: unknown[] = [null, null, null, checkpoint[0].tx_id, checkpoint[0].seq];
   let scope = '';
   if (filter.customerId) {
     params.push(filter.customerId);
@@ -81,29 +105,99 @@ async function replay(pool: pg.Pool, after: Position, filter: OrderListFilter): 
     params.push(filter.orderId);
     scope += ` AND order_id = $${params.length}::uuid`;
   }
-  const { rows } = await pool.query<OrderView>(
-    `WITH checkpoint AS (SELECT tx_id AS checkpoint_tx_id, seq AS checkpoint_seq
-                           FROM projection_checkpoints WHERE name = 'order_list_view')
-     SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view, checkpoint
-      WHERE (position_tx_id, position_seq) > ($1::xid8, $2::bigint)
-        AND (position_tx_id, position_seq) <= (checkpoint_tx_id, checkpoint_seq) ${scope}
-      ORDER BY order_list_view.position_tx_id, order_list_view.position_seq`,
-    params,
-  );
-  return rows.map((r) => ({ ...r, previousStatus: undefined }));
+  let cursor = { position: after, orderId: '00000000-0000-0000-0000-000000000000' };
+  for (;;) {
+    params[0] = cursor.position.txId.toString();
+    params[1] = cursor.position.seq.toString();
+    params[2] = cursor.orderId;
+    const { rows } = await pool.query<OrderView>(
+      `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view
+        WHERE (position_tx_id, position_seq, order_id) > ($1::xid8, $2::bigint, $3::uuid)
+          AND (position_tx_id, position_seq) <= ($4::xid8, $5::bigint) ${scope}
+        ORDER BY order_list_view.position_tx_id, order_list_view.position_seq, order_list_view.order_id
+        LIMIT ${REPLAY_PAGE_ROWS}`,
+      params,
+    );
+    if (!rows.length) return;
+    emit(rows.map((r) => ({ ...r, previousStatus: undefined })));
+    if (rows.length < REPLAY_PAGE_ROWS) return;
+    const last = rows.at(-1)!;
+    cursor = { position: positionOf(last), orderId: last.orderId };
+  }
 }
 
 interface FeedListener {
+  /** Which changes it is told of: index keys, so a change reaches only its listeners. */
+  filter: OrderListFilter;
   /** A re-read from `after` must come before anything this listener is told later. */
   gap(after: Position): void;
-  /** The changed rows of one batch, in position order. */
-  rows(orders: OrderView[]): void;
+  /** The changed rows of one batch that its filter's scope covers, in position order. */
+  rows(orders: OrderView[], committedAt: number | undefined): void;
   /** gap or rows threw: the listener is removed and ends. */
   fail(error: unknown): void;
 }
 
 /** Batches whose changes arrived but whose position message did not, at most (then the gap re-read covers them). */
 const MAX_PENDING_BATCHES = 1_000;
+
+/** Listeners by the narrowest key of their filter: an order, a customer, or every order. */
+class ListenerIndex {
+  readonly all = new Set<FeedListener>();
+  private readonly byOrder = new Map<string, Set<FeedListener>>();
+  private readonly byCustomer = new Map<string, Set<FeedListener>>();
+  private readonly broad = new Set<FeedListener>();
+
+  private slot(filter: OrderListFilter): [Map<string, Set<FeedListener>>, string] | null {
+    if (filter.orderId) return [this.byOrder, filter.orderId];
+    if (filter.customerId) return [this.byCustomer, filter.customerId];
+    return null;
+  }
+
+  add(listener: FeedListener): void {
+    this.all.add(listener);
+    const slot = this.slot(listener.filter);
+    if (!slot) {
+      this.broad.add(listener);
+      return;
+    }
+    const [map, key] = slot;
+    const set = map.get(key);
+    if (set) set.add(listener);
+    else map.set(key, new Set([listener]));
+  }
+
+  delete(listener: FeedListener): void {
+    if (!this.all.delete(listener)) return;
+    const slot = this.slot(listener.filter);
+    if (!slot) {
+      this.broad.delete(listener);
+      return;
+    }
+    const [map, key] = slot;
+    const set = map.get(key);
+    set?.delete(listener);
+    if (set?.size === 0) map.delete(key);
+  }
+
+  /** The rows of a batch per listener they concern: a lookup per row, never a scan of all listeners. */
+  route(orders: OrderView[]): Map<FeedListener, OrderView[]> {
+    const routed = new Map<FeedListener, OrderView[]>();
+    const give = (listeners: Set<FeedListener> | undefined, order: OrderView) => {
+      if (!listeners) return;
+      for (const listener of listeners) {
+        const list = routed.get(listener);
+        if (list) list.push(order);
+        else routed.set(listener, [order]);
+      }
+    };
+    for (const order of orders) {
+      give(this.broad, order);
+      give(this.byCustomer.get(order.customerId), order);
+      give(this.byOrder.get(order.orderId), order);
+    }
+    return routed;
+  }
+}
 
 /**
  * One per bus (process): order_list_view's batches in chain order. A batch's changes are
@@ -115,7 +209,7 @@ const MAX_PENDING_BATCHES = 1_000;
  * so no client can hold a position past rows it was never sent.
  */
 class ListFeed {
-  readonly listeners = new Set<FeedListener>();
+  readonly listeners = new ListenerIndex();
   readonly ready: Promise<unknown>;
   private chainEnd: Position | null = null;
   private readonly pending = new Map<string, ChangeMessage[]>();
@@ -128,14 +222,12 @@ class ListFeed {
   }
 
   /** Runs in the bus's message handler: a listener that throws ends only itself. */
-  private tell(call: (listener: FeedListener) => void): void {
-    for (const listener of this.listeners) {
-      try {
-        call(listener);
-      } catch (error) {
-        this.listeners.delete(listener);
-        listener.fail(error);
-      }
+  private tell(listener: FeedListener, call: (listener: FeedListener) => void): void {
+    try {
+      call(listener);
+    } catch (error) {
+      this.listeners.delete(listener);
+      listener.fail(error);
     }
   }
 
@@ -158,11 +250,11 @@ class ListFeed {
     this.pending.delete(m.position);
     if (this.chainEnd && comparePositions(after, this.chainEnd) !== 0) {
       const from = comparePositions(after, this.chainEnd) < 0 ? after : this.chainEnd;
-      this.tell((listener) => listener.gap(from));
+      for (const listener of [...this.listeners.all]) this.tell(listener, (l) => l.gap(from));
     }
     if (batch.length) {
-      const orders = batch.map((c) => orderViewFromRow(c.row));
-      this.tell((listener) => listener.rows(orders));
+      const routed = this.listeners.route(batch.map((c) => orderViewFromRow(c.row)));
+      for (const [listener, orders] of routed) this.tell(listener, (l) => l.rows(orders, m.committedAt));
     }
     if (!this.chainEnd || comparePositions(position, this.chainEnd) > 0) this.chainEnd = position;
     // Changes of batches at or below the chain's end whose position message was lost:
@@ -192,21 +284,25 @@ export function orderListChanges(
 ): Repeater<OrderListChange> {
   const from = after ? decodePosition(after) : null;
   return new Repeater<OrderListChange>(async (push, stop) => {
-    // Newest position sent per order: a live change at or below it is already known.
+    // Newest position sent per order in this stream's scope: a live change at or below
+    // it is already known. Only orders the stream's filter covers are remembered, so its
+    // memory does not grow with other customers' traffic.
     const sent = new Map<string, Position>();
     // The newest position this stream has heard of, and where to re-read from after the
     // bus lost messages (Redis went away): every order changed since has a newer row.
     let highWater: Position | null = from;
     let missedAfter: Position | null = null;
-    const emit = (order: OrderView) => {
+    const emit = (order: OrderView, committedAt?: number) => {
       const position = positionOf(order);
       if (!highWater || comparePositions(position, highWater) > 0) highWater = position;
+      // Out of the stream's scope (another customer, another order): not remembered.
+      if (!inScope(order, filter)) return;
       const known = sent.get(order.orderId);
       if (known && comparePositions(known, position) >= 0) return;
       if (from && comparePositions(position, from) <= 0) return;
-      const kind = classify(order, filter);
       sent.set(order.orderId, position);
-      if (kind) push({ kind, position: encodeRowPosition(order), order }).catch((error) => stop(error));
+      const kind = classify(order, filter);
+      if (kind) push({ kind, position: encodeRowPosition(order), order, committedAt }).catch((error) => stop(error));
     };
     // Re-reads run one after another, and live rows that arrive meanwhile wait behind
     // them: what a client is sent stays in the order the feed decided. The per-order
@@ -216,19 +312,26 @@ export function orderListChanges(
     const reread = (after: Position) => {
       rereads += 1;
       queue = queue
-        .then(() => replay(pool, after, filter))
-        .then((orders) => orders.forEach(emit))
+        .then(() =>
+          replay(pool, after, filter, (orders) => {
+            for (const o of orders) emit(o);
+          }),
+        )
         .catch((error) => stop(error))
         .finally(() => {
           rereads -= 1;
         });
     };
     const listener: FeedListener = {
+      filter,
       gap: reread,
       fail: (error) => stop(error),
-      rows: (orders) => {
-        if (rereads) queue = queue.then(() => orders.forEach(emit));
-        else orders.forEach(emit);
+      rows: (orders, committedAt) => {
+        if (rereads) {
+          queue = queue.then(() => {
+            for (const o of orders) emit(o, committedAt);
+          });
+        } else for (const o of orders) emit(o, committedAt);
       },
     };
     const tracked = track(stop);
