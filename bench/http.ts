@@ -20,7 +20,9 @@ export function serve(
   env: Record<string, string>,
   portFrom: (line: string) => number | undefined,
 ): Promise<Served> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  // BENCH_SERVICE_NODE_ARGS: extra node flags for the service, e.g. "--cpu-prof --cpu-prof-dir=prof".
+  const nodeArgs = process.env.BENCH_SERVICE_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

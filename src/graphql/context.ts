@@ -6,7 +6,7 @@ import type { Subject } from '../auth/subject.ts';
 import type { Transport } from '../observability/metrics.ts';
 import type { Loaders } from '../read/loaders.ts';
 import type { CommandContext } from '../write/command.ts';
-import type { LiveSlot, SseChannel } from './delivery.ts';
+import type { LiveSlot, SseChannel, WsTarget } from './delivery.ts';
 
 export interface GraphQLContext {
   app: App;
@@ -26,6 +26,8 @@ export interface GraphQLContext {
   sse?: SseChannel;
   /** The connection a WebSocket operation came on (subscriptions per connection). */
   connection?: object;
+  /** A WebSocket operation's socket and id, written to directly by the delivery engine. */
+  ws?: WsTarget;
 }
 
 export function commandContext(ctx: GraphQLContext): CommandContext {

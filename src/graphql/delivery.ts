@@ -38,13 +38,33 @@ export interface LiveSlot {
   committedAt?: number;
 }
 
+/** Bytes a subscriber's socket may hold unsent before its changes wait in its queue. */
+export const SOCKET_BUFFER_BYTES = 256 * 1024;
+
+/** One SSE `next` frame, encoded once per change for every subscriber. */
+export interface SseFrame {
+  raw(): Buffer;
+  /** As an HTTP/1.1 chunk (size line, frame, CRLF). */
+  chunked(): Buffer;
+}
+
 /** An SSE response the engine writes to directly (server/http.ts). */
 export interface SseChannel {
-  /** False: the response's buffer is over its mark; wait for `onDrain`. */
-  write(frame: Buffer): boolean;
+  /** False: the response holds SOCKET_BUFFER_BYTES or more unsent; wait for `onDrain`. */
+  write(frame: SseFrame): boolean;
   onDrain(callback: () => void): void;
   /** After SLOW_CONSUMER: a stalled client gets a moment to read its last frames, then is cut. */
   closeSoon(): void;
+}
+
+/** A graphql-ws operation: its socket and operation id (server/ws.ts). */
+export interface WsTarget {
+  socket: {
+    send(data: string, callback?: (error?: Error) => void): void;
+    readonly bufferedAmount: number;
+    readonly readyState: number;
+  };
+  id: string;
 }
 
 interface Sink {
@@ -57,10 +77,29 @@ interface Sink {
   ended(): void;
 }
 
+function sseFrame(json: string): SseFrame {
+  let raw: Buffer | undefined;
+  let chunked: Buffer | undefined;
+  const frame: SseFrame = {
+    raw: () => {
+      raw ??= Buffer.from(`event: next\ndata: ${json}\n\n`);
+      return raw;
+    },
+    chunked: () => {
+      const body = frame.raw();
+      chunked ??= Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n')]);
+      return chunked;
+    },
+  };
+  return frame;
+}
+
 /** One executed change, shared by every member of its group. */
 class Delivered {
   readonly json: string;
-  private sse: Buffer | undefined;
+  /** `position`, decoded once for every member. */
+  readonly at: Position | undefined;
+  private sse: SseFrame | undefined;
   constructor(
     readonly result: ExecutionResult,
     readonly key: string,
@@ -68,15 +107,19 @@ class Delivered {
     readonly committedAt: number | undefined,
   ) {
     this.json = JSON.stringify(result);
+    this.at = positionOf(position);
     // yoga's SSE and HTTP result processors use a result's own stringify: once per change.
     Object.defineProperty(result, 'stringify', { value: () => this.json, enumerable: false });
   }
 
-  sseFrame(): Buffer {
-    this.sse ??= Buffer.from(`event: next\ndata: ${this.json}\n\n`);
+  sseFrame(): SseFrame {
+    this.sse ??= sseFrame(this.json);
     return this.sse;
   }
 }
+
+/** Results an outlet holds for a transport that pulls (a burst is not a slow consumer). */
+const OUTLET_ITEMS = 64;
 
 /**
  * The async iterator a transport reads a member from. It holds at most the results
@@ -101,7 +144,7 @@ class Outlet implements AsyncIterableIterator<ExecutionResult> {
       return true;
     }
     this.items.push(result);
-    return false;
+    return this.items.length < OUTLET_ITEMS;
   }
 
   onDrain(callback: () => void): void {
@@ -124,7 +167,7 @@ class Outlet implements AsyncIterableIterator<ExecutionResult> {
   next(): Promise<IteratorResult<ExecutionResult>> {
     const value = this.items.shift();
     if (value) {
-      if (!this.items.length && this.drain) {
+      if (this.items.length < OUTLET_ITEMS && this.drain) {
         const drain = this.drain;
         this.drain = undefined;
         queueMicrotask(drain);
@@ -166,9 +209,42 @@ function outletSink(outlet: Outlet): Sink {
 function sseSink(channel: SseChannel): Sink {
   return {
     write: (change) => channel.write(change.sseFrame()),
-    writeFinal: (json) => void channel.write(Buffer.from(`event: next\ndata: ${json}\n\n`)),
+    writeFinal: (json) => void channel.write(sseFrame(json)),
     onDrain: (callback) => channel.onDrain(callback),
     ended: () => channel.closeSoon(),
+  };
+}
+
+/**
+ * graphql-ws `next` messages written straight to the socket: the payload is the group's
+ * one serialization; only the operation id differs per subscriber. graphql-ws itself
+ * sends `complete` when the member's outlet ends, after these frames.
+ */
+function wsSink({ socket, id }: WsTarget): Sink {
+  const OPEN = 1;
+  const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  let drain: (() => void) | undefined;
+  const sent = () => {
+    if (drain && socket.bufferedAmount < SOCKET_BUFFER_BYTES) {
+      const callback = drain;
+      drain = undefined;
+      callback();
+    }
+  };
+  const send = (json: string) => {
+    if (socket.readyState === OPEN) socket.send(`${prefix}${json}}`, sent);
+  };
+  return {
+    write: (change) => {
+      send(change.json);
+      return socket.bufferedAmount < SOCKET_BUFFER_BYTES;
+    },
+    writeFinal: (json) => send(json),
+    onDrain: (callback) => {
+      drain = callback;
+      sent();
+    },
+    ended: () => {},
   };
 }
 
@@ -239,8 +315,7 @@ class Member {
   private write(change: Delivered): void {
     const ok = this.sink.write(change);
     this.group.wrote(this.transport);
-    const position = positionOf(change.position);
-    if (position) this.written = later(this.written, position);
+    if (change.at) this.written = later(this.written, change.at);
     if (!ok && !this.done) {
       this.blocked = true;
       this.sink.onDrain(() => this.drained());
@@ -268,7 +343,7 @@ class Member {
    */
   resumeAfter(): string | null {
     let oldestQueued: Position | undefined;
-    for (const change of this.queue.values()) oldestQueued = earlier(oldestQueued, positionOf(change.position));
+    for (const change of this.queue.values()) oldestQueued = earlier(oldestQueued, change.at);
     const from = earlier(this.written, oldestQueued && justBefore(oldestQueued));
     return from ? encodePosition(from) : null;
   }
@@ -309,7 +384,7 @@ class Member {
 class Group {
   readonly members = new Set<Member>();
   closed = false;
-  private readonly writes = new Map<Transport, number>();
+  private readonly writes: Record<Transport, number> = { http: 0, sse: 0, ws: 0 };
   private source: AsyncIterator<ExecutionResult> | undefined;
   private unique = 0;
 
@@ -321,7 +396,7 @@ class Group {
   ) {}
 
   wrote(transport: Transport): void {
-    this.writes.set(transport, (this.writes.get(transport) ?? 0) + 1);
+    this.writes[transport] += 1;
   }
 
   remove(member: Member): void {
@@ -361,8 +436,11 @@ class Group {
   private count(change: Delivered): void {
     const metrics = this.engine.metrics;
     if (!metrics) return;
-    for (const [transport, n] of this.writes) metrics.liveDeliveries.inc({ field: this.field, transport }, n);
-    this.writes.clear();
+    for (const transport of ['http', 'sse', 'ws'] as const) {
+      const n = this.writes[transport];
+      if (n) metrics.liveDeliveries.inc({ field: this.field, transport }, n);
+      this.writes[transport] = 0;
+    }
     if (change.committedAt !== undefined) {
       metrics.liveDeliveryLatency.observe({ field: this.field }, Math.max(0, Date.now() - change.committedAt) / 1000);
     }
@@ -508,7 +586,7 @@ export class LiveEngine {
   private join(group: Group, ctx: GraphQLContext, counted: string[]): Outlet {
     let member: Member | undefined;
     const outlet = new Outlet(() => member?.leave());
-    const sink = ctx.transport === 'sse' && ctx.sse ? sseSink(ctx.sse) : outletSink(outlet);
+    const sink = ctx.transport === 'sse' && ctx.sse ? sseSink(ctx.sse) : ctx.ws ? wsSink(ctx.ws) : outletSink(outlet);
     member = new Member(this, group, sink, outlet, ctx.transport, counted);
     group.members.add(member);
     return outlet;

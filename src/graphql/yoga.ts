@@ -12,7 +12,7 @@ import { subjectFromHeader, useRequireSubject } from './auth.ts';
 import { corsFor, graphiqlPage, isGraphiQLRequest, isSameOrigin, useGraphiQLGuard } from './browser.ts';
 import { useReadModelFreshness } from './consistency.ts';
 import type { GraphQLContext } from './context.ts';
-import { LiveEngine, type SseChannel } from './delivery.ts';
+import { LiveEngine, type SseChannel, type WsTarget } from './delivery.ts';
 import { useLimits } from './limits.ts';
 import { useObservability } from './observability.ts';
 import { schema } from './schema.ts';
@@ -88,6 +88,7 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
         readModels: new Set(),
         sse: (initial as { sse?: SseChannel }).sse,
         connection: (initial as { connection?: object }).connection,
+        ws: (initial as { ws?: WsTarget }).ws,
       };
     },
     maskedErrors: {

@@ -3,7 +3,9 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -12,7 +14,7 @@ import { readMigrations } from '../db/migrate.ts';
 import { pgSql } from '../db/sql.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
-import type { SseChannel } from '../graphql/delivery.ts';
+import { SOCKET_BUFFER_BYTES, type SseChannel, type SseFrame } from '../graphql/delivery.ts';
 import { requestScope } from '../graphql/yoga.ts';
 import { ZERO_POSITION } from '../outbox/position.ts';
 import { lagAfter } from '../outbox/reader.ts';
@@ -74,53 +76,65 @@ const STREAMED = /^\s*(text\/event-stream|multipart\/)/i;
 /** After SLOW_CONSUMER, how long a stalled SSE client has to read its last frames before it is cut. */
 const SLOW_CONSUMER_GRACE_MS = 10_000;
 
-/** Resolves when the response can take more, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
-  if (!res.writableNeedDrain || res.destroyed) return Promise.resolve();
+/** Resolves when the stream can take more, or is gone. */
+function drained(stream: Writable): Promise<void> {
+  if (!stream.writableNeedDrain || stream.destroyed) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
+      stream.off('drain', done);
+      stream.off('close', done);
       resolve();
     };
-    res.on('drain', done);
-    res.on('close', done);
+    stream.on('drain', done);
+    stream.on('close', done);
   });
 }
 
 /**
- * An SSE response the delivery engine writes its frames to directly (one shared buffer
- * per change, no per-subscriber stream machinery). Frames written before the response
+ * An SSE response the delivery engine writes its frames to directly: once the head is
+ * out, a chunked response's frames go to the socket already chunk-encoded (one buffer
+ * per change for every subscriber, one socket write each). Frames written before the
  * head is sent wait for `open`.
  */
 class SseResponse implements SseChannel {
-  private pending: Buffer[] | null = [];
+  private pending: SseFrame[] | null = [];
   private waiting: (() => void) | undefined;
+  /** The socket, when frames are written to it directly (a chunked HTTP/1.1 response). */
+  private socket: Socket | undefined;
 
   constructor(private readonly res: ServerResponse) {}
 
-  write(frame: Buffer): boolean {
+  private get target(): Writable {
+    return this.socket ?? this.res;
+  }
+
+  write(frame: SseFrame): boolean {
     if (this.res.destroyed || this.res.writableEnded) return true;
     if (this.pending) {
       this.pending.push(frame);
-      return this.pending.length < 8;
+      return this.pending.length < 64;
     }
-    return this.res.write(frame);
+    if (this.socket) this.socket.write(frame.chunked());
+    else this.res.write(frame.raw());
+    return this.target.writableLength < SOCKET_BUFFER_BYTES;
   }
 
   onDrain(callback: () => void): void {
     if (this.pending) this.waiting = callback;
-    else void drained(this.res).then(callback);
+    else void drained(this.target).then(callback);
   }
 
   /** The head is written: frames go straight out from now on. */
   open(): void {
+    this.res.flushHeaders();
+    const socket = this.res.socket;
+    if (this.res.chunkedEncoding && socket && !socket.destroyed) this.socket = socket;
     const pending = this.pending ?? [];
     this.pending = null;
-    for (const frame of pending) this.res.write(frame);
+    for (const frame of pending) this.write(frame);
     const waiting = this.waiting;
     this.waiting = undefined;
-    if (waiting) void drained(this.res).then(waiting);
+    if (waiting) void drained(this.target).then(waiting);
   }
 
   closeSoon(): void {

@@ -26,7 +26,7 @@ export function attachWebSocket(
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
-      onSubscribe: async (ctx, _id, params) => {
+      onSubscribe: async (ctx, id, params) => {
         // The same document/variables size, NUL and Unicode checks as over HTTP.
         try {
           checkParams(app.config.limits, params);
@@ -48,6 +48,7 @@ export function attachWebSocket(
           request,
           transport: 'ws',
           connection: ctx.extra.socket,
+          ws: { socket: ctx.extra.socket, id },
         });
         const document = parse(params.query);
         const errors = validate(schema, document);
