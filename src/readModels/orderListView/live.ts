@@ -267,6 +267,14 @@ class ListFeed {
 
 const feeds = new WeakMap<Bus, ListFeed>();
 
+/** Orders remembered by every live list stream of this process (their per-order positions). */
+let remembered = 0;
+
+/** What the live list streams hold: tests show it does not grow with foreign traffic. */
+export function listStreamStats(): { rememberedOrders: number } {
+  return { rememberedOrders: remembered };
+}
+
 function listFeed(bus: Bus): ListFeed {
   let feed = feeds.get(bus);
   if (!feed) {
@@ -300,6 +308,7 @@ export function orderListChanges(
       const known = sent.get(order.orderId);
       if (known && comparePositions(known, position) >= 0) return;
       if (from && comparePositions(position, from) <= 0) return;
+      if (!known) remembered += 1;
       sent.set(order.orderId, position);
       const kind = classify(order, filter);
       if (kind) push({ kind, position: encodeRowPosition(order), order, committedAt }).catch((error) => stop(error));
@@ -352,6 +361,7 @@ export function orderListChanges(
     await tracked;
     offConnection?.();
     feed.listeners.delete(listener);
+    remembered -= sent.size;
   }, new FixedBuffer(MAX_BACKLOG));
 }
 
