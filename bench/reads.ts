@@ -1,8 +1,7 @@
 // Read-side benchmarks against the service in its own process (ROLE=all):
 //  read:    orders(first: 20) with items, req/s and latency, against a bare graphql-yoga
 //           { hello } in the same run (both driven by bench/http.ts at the same concurrency).
-//  fan-out: N concurrent SSE subscribers on orderListChanged while changes are made at a
-//           fixed rate: mutation acknowledged → change received, per subscriber.
+//  (the live delivery benchmarks are in bench/live.ts)
 
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,7 +14,7 @@ import { createGraphQLServer } from '../src/graphql/yoga.ts';
 import { createEngine } from '../src/runtime.ts';
 import { createOrder } from '../src/write/order/handle.ts';
 import { adminContext, givenCatalogue, runWorkload } from '../test/support/workload.ts';
-import { benchToken, jsonPort, load, serve, serveService } from './http.ts';
+import { benchToken, jsonPort, load, post, serve, serveService } from './http.ts';
 import { type Benchmark, benchApp, benchChildren, closeApp, freshDatabase, round2, summarize } from './support.ts';
 
 const SECRET = randomBytes(32).toString('hex');
@@ -96,210 +95,6 @@ export const readBenchmark: Benchmark = {
     };
   },
 };
-
-export const fanOutBenchmark: Benchmark = {
-  name: 'fan-out',
-  description:
-    'concurrent SSE subscribers on orderListChanged (clients in child processes), 10 changes/s: mutation acknowledged → change received',
-  async run({ server, smoke }) {
-    const subscribers = smoke ? 50 : Number(process.env.BENCH_FANOUT_SUBSCRIBERS ?? 5000);
-    const clientProcesses = smoke ? 1 : 2;
-    const rate = 10;
-    const seconds = smoke ? 2 : 10;
-    const databaseUrl = await freshDatabase(server);
-    const app = benchApp(databaseUrl);
-    const catalogue = await givenCatalogue(app, 3, 3);
-    await closeApp(app);
-    const secret = randomBytes(32).toString('hex');
-    // Every subscriber uses one admin token: the per-subject limit is lifted for the run.
-    const parallax = await serveService(databaseUrl, secret, {
-      DATABASE_POOL_SIZE: '20',
-      LIVE_MAX_SUBSCRIPTIONS_PER_SUBJECT: '1000000',
-    });
-    const token = await benchToken(secret);
-    await new Promise((r) => setTimeout(r, smoke ? 300 : 1000));
-    const rssBefore = await rssOf(parallax.child.pid!);
-    const body = JSON.stringify({
-      query: 'subscription { orderListChanged { kind position order { id status totalCents } } }',
-    });
-    const connectStarted = performance.now();
-    const clients = Array.from({ length: clientProcesses }, (_, i) => {
-      const share = Math.floor(subscribers / clientProcesses) + (i < subscribers % clientProcesses ? 1 : 0);
-      const child = fork(join(import.meta.dirname, 'sse-clients.ts'), [], {
-        execArgv: ['--import', 'tsx'],
-        env: {
-          ...process.env,
-          SSE_PORT: String(parallax.port),
-          SSE_TOKEN: token,
-          SSE_COUNT: String(share),
-          SSE_BODY: body,
-        },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      });
-      benchChildren.add(child);
-      child.once('exit', () => benchChildren.delete(child));
-      const connected = new Promise<{ connected: number; failed: number }>((resolve, reject) => {
-        child.once('message', (m) => resolve(m as { connected: number; failed: number }));
-        child.once('exit', (code) => reject(new Error(`SSE client process exited (${code})`)));
-      });
-      return { child, connected };
-    });
-    const connections = await Promise.all(clients.map((c) => c.connected));
-    const connected = connections.reduce((sum, c) => sum + c.connected, 0);
-    const connectSeconds = round2((performance.now() - connectStarted) / 1000);
-    await new Promise((r) => setTimeout(r, smoke ? 500 : 2000));
-    const rssConnected = await rssOf(parallax.child.pid!);
-    // RSS sampled through the run (its peak is the figure), and the service's CPU time.
-    let rssPeak = rssConnected;
-    const sampler = setInterval(() => {
-      rssOf(parallax.child.pid!).then(
-        (rss) => {
-          rssPeak = Math.max(rssPeak, rss);
-        },
-        () => {},
-      );
-    }, 250);
-    const cpuBefore = await cpuMsOf(parallax.child.pid!);
-    const mutation = (i: number) =>
-      JSON.stringify({
-        query:
-          'mutation($input: CreateOrderInput!) { createOrder(input: $input) { ... on OrderPayload { order { id } } } }',
-        variables: {
-          input: {
-            customerId: catalogue.customerIds[i % 3],
-            items: [{ productId: catalogue.productIds[i % 3], quantity: 1 }],
-          },
-        },
-      });
-    const acknowledged = new Map<string, number>();
-    let writeErrors = 0;
-    const writeAgent = new Agent({ keepAlive: true });
-    const wall = () => performance.timeOrigin + performance.now();
-    const started = performance.now();
-    const inflight: Promise<void>[] = [];
-    // Open loop: a change every 1/rate s, whether or not the previous one was answered.
-    for (let i = 0; i < rate * seconds; i++) {
-      const due = started + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      inflight.push(
-        post(parallax.port, writeAgent, mutation(i), token).then(
-          (response) => {
-            const id = /"id":"([0-9a-f-]{36})"/.exec(response)?.[1];
-            // The acknowledgement time is taken as the commit time (an upper bound on it).
-            if (id) acknowledged.set(id, wall());
-            else writeErrors += 1;
-          },
-          () => {
-            // A connection reset under the subscribers' load: the change is not counted.
-            writeErrors += 1;
-          },
-        ),
-      );
-    }
-    await Promise.all(inflight);
-    await new Promise((r) => setTimeout(r, smoke ? 1000 : 3000));
-    const rssAfter = await rssOf(parallax.child.pid!);
-    clearInterval(sampler);
-    const cpuMs = (await cpuMsOf(parallax.child.pid!)) - cpuBefore;
-    const latencies: number[] = [];
-    let frames = 0;
-    for (const { child } of clients) {
-      const report = await new Promise<{ received: Record<string, number[]>; frames: number }>((resolve) => {
-        child.once('message', (m) => resolve(m as { received: Record<string, number[]>; frames: number }));
-        child.send('report');
-      });
-      frames += report.frames;
-      for (const [id, times] of Object.entries(report.received)) {
-        const at = acknowledged.get(id);
-        if (at !== undefined) for (const t of times) latencies.push(t - at);
-      }
-    }
-    writeAgent.destroy();
-    await parallax.stop();
-    const expected = acknowledged.size * subscribers;
-    const latencyMs = summarize(latencies);
-    const perSubscriberKB = (rss: number) => round2((rss - rssBefore) / subscribers / 1024);
-    const rssPerSubscriberKB = perSubscriberKB(Math.max(rssPeak, rssAfter));
-    const loadGenerator = `${subscribers} SSE subscribers (graphql-sse over HTTP/1.1) in ${clientProcesses} child process(es); ${rate} createOrder/s over HTTP for ${seconds} s; service ROLE=all, in-process bus`;
-    const complete = latencies.length === expected && connected === subscribers;
-    return {
-      loadGenerator,
-      subscribers,
-      connected,
-      changesAcknowledged: acknowledged.size,
-      writeErrors,
-      connectSeconds,
-      changesPerSecond: rate,
-      changes: acknowledged.size,
-      delivered: latencies.length,
-      framesReceived: frames,
-      expected,
-      latencyMs,
-      rssMB: {
-        before: round2(rssBefore / 2 ** 20),
-        connected: round2(rssConnected / 2 ** 20),
-        peakDuringRun: round2(rssPeak / 2 ** 20),
-        after: round2(rssAfter / 2 ** 20),
-      },
-      rssPerSubscriberKB: { connectedIdle: perSubscriberKB(rssConnected), peak: rssPerSubscriberKB },
-      serviceCpu: {
-        seconds: round2(cpuMs / 1000),
-        perDeliveryMicroseconds: round2((cpuMs * 1000) / Math.max(1, latencies.length)),
-      },
-      note: 'latency: from the mutation answer at the writer (an upper bound on commit) to the frame at the subscriber; RSS per subscriber: (service RSS − RSS before any subscriber) / subscribers, once connected and idle, and at its peak during the run (sampled every 250 ms, and after it); service CPU: user + system time of the service process from the first change until 3 s after the last, per change delivered',
-      summary: [
-        {
-          row: 'fan-out',
-          figure: `${subscribers} subscribers: commit → client p50 ${latencyMs.p50} ms, p99 ${latencyMs.p99} ms; ${rssPerSubscriberKB} KB RSS each at peak (${perSubscriberKB(rssConnected)} KB connected idle); service CPU ${round2((cpuMs * 1000) / Math.max(1, latencies.length))} µs per delivery; ${latencies.length}/${expected} delivered`,
-          baseline: null,
-          ratio: null,
-          goal: 'p99 ≤ 100 ms, ≤ 10 KB each, every change delivered',
-          met: complete && latencyMs.p99 <= 100 && rssPerSubscriberKB <= 10,
-          load: loadGenerator,
-        },
-      ],
-    };
-  },
-};
-
-/** User + system CPU time of a process so far (ms). */
-async function cpuMsOf(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime are fields 14 and 15 of /proc/<pid>/stat, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
-}
-
-function post(port: number, agent: Agent, body: string, token: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/graphql',
-        method: 'POST',
-        agent,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (d) => {
-          text += String(d);
-        });
-        res.on('end', () => resolve(text));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 const CHECKOUT = `mutation Checkout($input: CreateOrderInput!) {
   createOrder(input: $input) { __typename ... on OrderPayload { position order { id } } }

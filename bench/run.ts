@@ -4,8 +4,9 @@
 // --smoke runs every benchmark at a tiny size in seconds (CI) and writes nothing.
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fanOutBenchmark, fanOutWsBenchmark, filteredBenchmark, isolationBenchmark } from './live.ts';
 import { catchUpBenchmark, lagBenchmark, notifyBenchmark } from './projections.ts';
-import { fanOutBenchmark, n1Benchmark, readBenchmark, readYourWritesBenchmark } from './reads.ts';
+import { n1Benchmark, readBenchmark, readYourWritesBenchmark } from './reads.ts';
 import { relayBenchmark } from './relay.ts';
 import { replayBenchmark } from './replay.ts';
 import {
@@ -26,6 +27,9 @@ const ALL: Benchmark[] = [
   readBenchmark,
   readYourWritesBenchmark,
   fanOutBenchmark,
+  fanOutWsBenchmark,
+  filteredBenchmark,
+  isolationBenchmark,
   n1Benchmark,
   notifyBenchmark,
   catchUpBenchmark,
