@@ -531,6 +531,7 @@ export class LiveEngine {
 
   forget(group: Group): void {
     if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+    this.metrics?.liveGroups.set(this.groups.size);
   }
 
   release(counted: string[]): void {
@@ -578,7 +579,8 @@ export class LiveEngine {
       subject.role,
       subject.role === 'customer' ? (subject.customerId ?? subject.sub) : null,
       args.operationName ?? null,
-      args.variableValues ?? null,
+      // No variables and `{}` are the same operation.
+      args.variableValues && Object.keys(args.variableValues).length ? args.variableValues : null,
       info.printed,
     ]);
   }
@@ -622,6 +624,7 @@ export class LiveEngine {
             }
             const group = new Group(this, key, info.field, ctx);
             this.groups.set(key, group);
+            this.metrics?.liveGroups.set(this.groups.size);
             const outlet = this.join(group, ctx, admitted.counted);
             joined = true;
             void group.pump(source);

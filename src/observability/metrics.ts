@@ -61,6 +61,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly liveGroups = new Gauge({
+    name: 'parallax_live_groups',
+    help: 'Subscription groups of this process (subscribers sharing one execution; a resume is a group of its own).',
+    registers: [this.registry],
+  });
+
   readonly liveDeliveries = new Counter({
     name: 'parallax_live_deliveries_total',
     help: 'Subscription results written to subscribers, by root field and transport.',

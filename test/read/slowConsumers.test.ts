@@ -109,7 +109,9 @@ async function stalledWs(url: string, token: string) {
 
 async function metric(base: string, name: string, labels: string): Promise<number> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(labels));
+  const line = text
+    .split('\n')
+    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
   return line ? Number(line.split(' ').at(-1)) : 0;
 }
 
@@ -160,6 +162,7 @@ describe('slow consumers', () => {
         (await metric(base, 'parallax_subscriptions_active', 'transport="ws"'));
       return n === 4;
     });
+    expect(await metric(base, 'parallax_live_groups', ''), 'the four share one group').toBe(1);
 
     // Each rename changes every order of the customer: a burst of ORDERS changes. The
     // next waits until the healthy subscribers have it (the projector would otherwise
