@@ -10,7 +10,7 @@ import { renameCustomer } from '../../src/write/customer/handle.ts';
 import { createOrder } from '../../src/write/order/handle.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { SpawnedProcesses } from '../support/processes.ts';
-import { until } from '../support/projections.ts';
+import { caughtUp, until } from '../support/projections.ts';
 import { type Received, subscribeSse, subscribeWs } from '../support/server.ts';
 import { adminContext, type Catalogue, givenCatalogue } from '../support/workload.ts';
 
@@ -146,6 +146,9 @@ describe('slow consumers', () => {
       processes.api({ DATABASE_URL: t.databaseUrl, ...redis, LIVE_QUEUE_MAX_CHANGES: String(QUEUE_MAX_CHANGES) }),
       processes.projector(t.databaseUrl, redis),
     ]);
+    // The orders' creations are applied before anyone subscribes: what the subscribers
+    // get is the renames' changes only.
+    await caughtUp(t.pool);
     const base = `http://127.0.0.1:${api.port}`;
     const url = `${base}/graphql`;
     // Everyone in one shared group: same document, same token, no variables.
