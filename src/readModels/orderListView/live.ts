@@ -365,6 +365,18 @@ export function orderListChanges(
   }, new FixedBuffer(MAX_BACKLOG));
 }
 
+/**
+ * Pushes from a bus handler: a stream whose buffer is full (a push rejects, or throws
+ * when too many are pending) ends alone; nothing is thrown into the bus.
+ */
+function offer<T>(push: (value: T) => Promise<unknown>, stop: (error?: unknown) => void, value: T): void {
+  try {
+    push(value).catch((error) => stop(error));
+  } catch (error) {
+    stop(error);
+  }
+}
+
 export function projectionPositions(bus: Bus, names: string[] | null): Repeater<PositionMessage> {
   return new Repeater<PositionMessage>(async (push, stop) => {
     const tracked = track(stop);
@@ -378,7 +390,7 @@ export function projectionPositions(bus: Bus, names: string[] | null): Repeater<
       const known = latest.get(m.projection);
       if (m.state !== 'STALLED' && known && comparePositions(position, known) <= 0) return;
       latest.set(m.projection, position);
-      push(m).catch((error) => stop(error));
+      offer(push, stop, m);
     });
     await tracked;
     unsubscribe();
@@ -390,7 +402,7 @@ export function rebuildProgress(bus: Bus, name: string): Repeater<RebuildProgres
     const tracked = track(stop);
     const unsubscribe = await bus.subscribe(CHANNELS.rebuildProgress, (message) => {
       const m = message as RebuildProgressMessage;
-      if (m.projection === name) push(m).catch((error) => stop(error));
+      if (m.projection === name) offer(push, stop, m);
     });
     await tracked;
     unsubscribe();
