@@ -52,25 +52,29 @@ export function corsFor(allowed: readonly string[], request: Request) {
 }
 
 export interface GraphiQLPage {
-  render(options: unknown): string;
+  render(options: unknown): Promise<string>;
   /** The policy for the last rendered page (its inline scripts by hash). */
   securityHeaders(): Record<string, string>;
 }
 
 const INLINE_SCRIPT = /<script>([\s\S]*?)<\/script>/g;
 
+/** GraphiQL's renderer (its module inlines every asset: ~30 MB of strings once loaded). */
+export type GraphiQLRenderer = (options: never) => string;
+
 /**
- * Renders GraphiQL once per server (its options do not change) and derives its
+ * Renders GraphiQL once per server (its options do not change), loading its renderer
+ * only then: a process that never serves the page never holds it. Derives its
  * content security policy: the page's own inline scripts, by their SHA-256, and
  * nothing else; Monaco's workers from blob: URLs the page makes; styles inline (the
  * editor creates style elements at run time); connections to this origin only.
  */
-export function graphiqlPage(renderer: (options: never) => string): GraphiQLPage {
+export function graphiqlPage(load: () => Promise<GraphiQLRenderer>): GraphiQLPage {
   let page: { html: string; headers: Record<string, string> } | undefined;
   return {
-    render(options) {
+    async render(options) {
       if (!page) {
-        const html = renderer(options as never);
+        const html = (await load())(options as never);
         const hashes = [...html.matchAll(INLINE_SCRIPT)].map(
           (m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`,
         );

@@ -1,6 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createGraphQLError, createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { App } from '../app.ts';
@@ -53,7 +52,7 @@ function transportOf(initial: object, request: Request): Transport {
 }
 
 export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaServerInstance<object, GraphQLContext> {
-  const graphiql = graphiqlPage(renderGraphiQL);
+  const graphiql = graphiqlPage(async () => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL);
   const graphiqlOptions = {
     title: 'Parallax',
     defaultQuery: DEFAULT_QUERY,
