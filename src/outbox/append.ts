@@ -16,6 +16,11 @@ export interface StoredEvent<E extends DomainEvent = DomainEvent> extends Pendin
   occurredAt: Date;
   actor: string | null;
   traceContext: Record<string, string> | null;
+  /**
+   * Set when the stored payload could not be decoded (not a JSON object): the event
+   * carries no data, and whoever must apply or publish it fails on it (never skips it).
+   */
+  decodeError?: string;
 }
 
 export interface AppendMeta {

@@ -34,20 +34,61 @@ const SELECT = `SELECT seq::text AS seq, tx_id::text AS tx_id, event_id::text AS
   aggregate_id::text AS aggregate_id, aggregate_version, schema_version, payload, occurred_at, actor, trace_context
   FROM outbox`;
 
+/** A stored payload as an object, or why it is not one. */
+function decodePayload(row: OutboxRow): { data: unknown; error?: string } {
+  let value = row.payload;
+  if (typeof value === 'string') {
+    try {
+      value = JSON.parse(value);
+    } catch {
+      return { data: undefined, error: 'its payload is a string, not an object' };
+    }
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return {
+      data: undefined,
+      error: `its payload is ${value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`}, not an object`,
+    };
+  }
+  return { data: value };
+}
+
+/**
+ * An outbox row as an event. A payload that cannot be decoded does not throw here (a
+ * reader that throws stops every consumer at that row, each reporting nothing): the
+ * event carries `decodeError`, and the consumer that must use it fails on that one
+ * event (see undecodableEvent), with its own retries, error and position.
+ */
 export function toStoredEvent(row: OutboxRow): StoredEvent {
-  const payload = typeof row.payload === 'string' ? JSON.parse(row.payload) : row.payload;
+  const payload = decodePayload(row);
   return {
     aggregateType: row.aggregate_type as StoredEvent['aggregateType'],
     aggregateId: row.aggregate_id,
     aggregateVersion: row.aggregate_version,
-    event: { type: row.event_type, data: payload } as DomainEvent,
+    event: { type: row.event_type, data: payload.data } as DomainEvent,
     position: { txId: BigInt(row.tx_id), seq: BigInt(row.seq) },
     eventId: row.event_id,
     schemaVersion: row.schema_version,
     occurredAt: row.occurred_at instanceof Date ? row.occurred_at : new Date(row.occurred_at),
     actor: row.actor,
     traceContext: row.trace_context,
+    ...(payload.error ? { decodeError: payload.error } : {}),
   };
+}
+
+/** A stored event that cannot be decoded: applying or publishing it fails with this. */
+export class UndecodableEvent extends Error {
+  constructor(readonly event: StoredEvent) {
+    super(
+      `outbox event ${event.eventId} (${event.event.type} of ${event.aggregateType} ${event.aggregateId}, version ${event.aggregateVersion}) cannot be decoded: ${event.decodeError}`,
+    );
+  }
+}
+
+/** Throws UndecodableEvent for the first event of `events` whose payload could not be decoded. */
+export function assertDecoded(events: readonly StoredEvent[]): void {
+  const bad = events.find((e) => e.decodeError);
+  if (bad) throw new UndecodableEvent(bad);
 }
 
 /** The next committed events after `after`, oldest first, never past the horizon. */

@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { pgSql } from '../db/sql.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
-import { readCommitted } from '../outbox/reader.ts';
+import { assertDecoded, readCommitted } from '../outbox/reader.ts';
 import { advanceCheckpoint, lockCheckpoint, recordFailure } from './checkpoints.ts';
 import { leaseHeld } from './leases.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
@@ -96,6 +96,9 @@ export async function runBatch(client: pg.ClientBase, spec: BatchSpec, trace: Ba
   const to = events.at(-1)!.position;
   let changes: ReadModelChange[] = [];
   try {
+    // A payload that cannot be decoded fails here like an event the projection cannot
+    // apply: narrowed down to that event, retried, then STALLED with its error.
+    assertDecoded(events);
     await projection.apply(sql, events);
     if (spec.mode === 'live' && projection.changes) {
       changes = await projection.changes(sql, events, checkpoint.position, to);

@@ -11,7 +11,7 @@
 import type pg from 'pg';
 import { pgSql, type Sql } from '../db/sql.ts';
 import { comparePositions } from '../outbox/position.ts';
-import { readCommitted } from '../outbox/reader.ts';
+import { assertDecoded, readCommitted } from '../outbox/reader.ts';
 import { type Checkpoint, lockCheckpoint } from './checkpoints.ts';
 import type { Projection } from './projection.ts';
 
@@ -203,6 +203,7 @@ export async function swapIn(
         (e) => comparePositions(e.position, live.position) <= 0,
       );
       if (!events.length) break;
+      assertDecoded(events);
       await projection.apply(sql, events);
       position = events.at(-1)!.position;
       applied += events.length;

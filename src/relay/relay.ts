@@ -20,7 +20,7 @@ import type { RelayConfig } from '../config.ts';
 import { pgSql } from '../db/sql.ts';
 import { OUTBOX_CHANNEL } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
-import { readCommitted } from '../outbox/reader.ts';
+import { assertDecoded, readCommitted } from '../outbox/reader.ts';
 import { Sleeper } from '../sleeper.ts';
 import {
   advanceRelayCheckpoint,
@@ -148,6 +148,8 @@ export class OutboxRelay {
     const started = performance.now();
     const events = await readCommitted(sql, from, config.batchSize);
     if (!events.length) return 'idle';
+    // Never published without its payload, never skipped: the relay retries and reports it.
+    assertDecoded(events);
     const result = await publishInOrder(this.link.js, config.subjectPrefix, events);
     metrics?.stored.inc({ relay: this.name }, result.stored);
     if (result.duplicates) {

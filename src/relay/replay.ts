@@ -11,7 +11,7 @@ import type pg from 'pg';
 import type { RelayConfig } from '../config.ts';
 import { pgSql } from '../db/sql.ts';
 import { comparePositions, type Position, ZERO_POSITION } from '../outbox/position.ts';
-import { readCommitted } from '../outbox/reader.ts';
+import { assertDecoded, readCommitted } from '../outbox/reader.ts';
 import { readRelayCheckpoint } from './checkpoint.ts';
 import { connectJetStream, ensureStream, publishInOrder } from './jetstream.ts';
 import { NATS_RELAY } from './relay.ts';
@@ -46,6 +46,7 @@ export async function replayRange(
         (e) => comparePositions(e.position, until) <= 0,
       );
       if (!events.length) break;
+      assertDecoded(events);
       const published = await publishInOrder(link.js, config.subjectPrefix, events);
       result.events += events.length;
       result.stored += published.stored;
