@@ -25,7 +25,7 @@ import { Kind, type OperationDefinitionNode, print, type ValueNode, visit } from
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { LiveLimits } from '../config.ts';
 import type { Transport } from '../observability/metrics.ts';
-import { decodePosition, encodePosition, type Position } from '../outbox/position.ts';
+import { comparePositions, decodePosition, encodePosition, type Position, positionBefore } from '../outbox/position.ts';
 import type { GraphQLContext } from './context.ts';
 
 /** What a subscription field's resolver tells the engine about the change it resolved. */
@@ -248,11 +248,6 @@ function wsSink({ socket, id }: WsTarget): Sink {
   };
 }
 
-/** The position just before `p`: a replay after it includes `p`. */
-function justBefore(p: Position): Position {
-  return p.seq > 0n ? { txId: p.txId, seq: p.seq - 1n } : { txId: p.txId - 1n, seq: 9_223_372_036_854_775_807n };
-}
-
 function positionOf(token: string | undefined): Position | undefined {
   if (!token) return undefined;
   try {
@@ -265,7 +260,7 @@ function positionOf(token: string | undefined): Position | undefined {
 function earlier(a: Position | undefined, b: Position | undefined): Position | undefined {
   if (!a) return b;
   if (!b) return a;
-  return a.txId < b.txId || (a.txId === b.txId && a.seq < b.seq) ? a : b;
+  return comparePositions(a, b) < 0 ? a : b;
 }
 
 function later(a: Position | undefined, b: Position | undefined): Position | undefined {
@@ -344,7 +339,7 @@ class Member {
   resumeAfter(): string | null {
     let oldestQueued: Position | undefined;
     for (const change of this.queue.values()) oldestQueued = earlier(oldestQueued, change.at);
-    const from = earlier(this.written, oldestQueued && justBefore(oldestQueued));
+    const from = earlier(this.written, oldestQueued && positionBefore(oldestQueued));
     return from ? encodePosition(from) : null;
   }
 
@@ -455,10 +450,16 @@ interface DocumentInfo {
   after: ValueNode[];
 }
 
-const documents = new WeakMap<object, DocumentInfo | null>();
+/** Per document, per operation name (the root field depends on which operation runs). */
+const documents = new WeakMap<object, Map<string, DocumentInfo | null>>();
 
 function documentInfo(document: ExecutionArgs['document'], operationName?: string | null): DocumentInfo | null {
-  let info = documents.get(document);
+  let byOperation = documents.get(document);
+  if (!byOperation) {
+    byOperation = new Map();
+    documents.set(document, byOperation);
+  }
+  let info = byOperation.get(operationName ?? '');
   if (info === undefined) {
     const after: ValueNode[] = [];
     visit(document, {
@@ -475,7 +476,7 @@ function documentInfo(document: ExecutionArgs['document'], operationName?: strin
       operation?.operation === 'subscription'
         ? { printed: print(document), field: first?.kind === Kind.FIELD ? first.name.value : 'other', after }
         : null;
-    documents.set(document, info);
+    byOperation.set(operationName ?? '', info);
   }
   return info;
 }

@@ -30,6 +30,14 @@ export function decodePosition(token: string): Position {
   return { txId: BigInt(parts[1]!), seq: BigInt(parts[2]!) };
 }
 
+/**
+ * The position just before `p`: everything after it includes `p` and nothing earlier
+ * (seq is unique and starts at 1, so (txId, seq - 1) sorts after every earlier event).
+ */
+export function positionBefore(p: Position): Position {
+  return p.seq > 0n ? { txId: p.txId, seq: p.seq - 1n } : p;
+}
+
 export function comparePositions(a: Position, b: Position): number {
   if (a.txId !== b.txId) return a.txId < b.txId ? -1 : 1;
   if (a.seq !== b.seq) return a.seq < b.seq ? -1 : 1;

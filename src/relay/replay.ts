@@ -10,7 +10,7 @@
 import type pg from 'pg';
 import type { RelayConfig } from '../config.ts';
 import { pgSql } from '../db/sql.ts';
-import { comparePositions, type Position, ZERO_POSITION } from '../outbox/position.ts';
+import { comparePositions, type Position, positionBefore, ZERO_POSITION } from '../outbox/position.ts';
 import { assertDecoded, readCommitted } from '../outbox/reader.ts';
 import { readRelayCheckpoint } from './checkpoint.ts';
 import { connectJetStream, ensureStream, publishInOrder } from './jetstream.ts';
@@ -39,8 +39,7 @@ export async function replayRange(
   const link = await connectJetStream(config, 'parallax-relay replay');
   try {
     await ensureStream(link.nc, config);
-    // Just before `from`: seq is unique, so (tx_id, seq - 1) sorts after every earlier event.
-    let after: Position = from.seq > 0n ? { txId: from.txId, seq: from.seq - 1n } : from;
+    let after: Position = positionBefore(from);
     for (;;) {
       const events = (await readCommitted(sql, after, config.batchSize)).filter(
         (e) => comparePositions(e.position, until) <= 0,

@@ -16,8 +16,6 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 type Documents = {
     "\n  query CustomerById($id: ID!) {\n    customer(id: $id) { id name email }\n  }\n": typeof types.CustomerByIdDocument,
     "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n": typeof types.ResumeSearchDocument,
-    "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": typeof types.ProjectionsDocument,
-    "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ResumeProjectionDocument,
     "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n": typeof types.RebuildDocument,
     "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n": typeof types.VerifyDocument,
     "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": typeof types.ReaderDocument,
@@ -49,12 +47,12 @@ type Documents = {
     "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.CancelOrderDocument,
     "\n  query Products {\n    products { id sku name priceCents }\n  }\n": typeof types.ProductsDocument,
     "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n": typeof types.SchemaRootDocument,
+    "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": typeof types.ProjectionsDocument,
+    "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ResumeProjectionDocument,
 };
 const documents: Documents = {
     "\n  query CustomerById($id: ID!) {\n    customer(id: $id) { id name email }\n  }\n": types.CustomerByIdDocument,
     "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n": types.ResumeSearchDocument,
-    "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": types.ProjectionsDocument,
-    "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ResumeProjectionDocument,
     "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n": types.RebuildDocument,
     "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n": types.VerifyDocument,
     "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": types.ReaderDocument,
@@ -86,6 +84,8 @@ const documents: Documents = {
     "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.CancelOrderDocument,
     "\n  query Products {\n    products { id sku name priceCents }\n  }\n": types.ProductsDocument,
     "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n": types.SchemaRootDocument,
+    "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": types.ProjectionsDocument,
+    "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ResumeProjectionDocument,
 };
 
 /**
@@ -110,14 +110,6 @@ export function graphql(source: "\n  query CustomerById($id: ID!) {\n    custome
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n"): (typeof documents)["\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n"];
-/**
- * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
- */
-export function graphql(source: "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -242,6 +234,14 @@ export function graphql(source: "\n  query Products {\n    products { id sku nam
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n"): (typeof documents)["\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n"): (typeof documents)["\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

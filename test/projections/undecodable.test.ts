@@ -6,26 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePosition } from '../../src/outbox/position.ts';
 import { PROJECTION_NAMES } from '../../src/projections/projection.ts';
 import { readiness } from '../../src/server/http.ts';
-import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
+import { Projections, ResumeProjection } from '../support/documents.ts';
 import { caughtUp, until } from '../support/projections.ts';
 import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
-
-const Projections = graphql(`
-  query Projections {
-    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }
-  }
-`);
-
-const ResumeProjection = graphql(`
-  mutation ResumeProjection($input: ResumeProjectionInput!) {
-    resumeProjection(input: $input) {
-      __typename
-      ... on ProjectionStatus { name state }
-      ... on Error { message }
-    }
-  }
-`);
 
 let t: TestApp;
 let catalogue: Catalogue;

@@ -11,6 +11,7 @@ import { createOrder } from '../../src/write/order/handle.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { SpawnedProcesses } from '../support/processes.ts';
 import { caughtUp, until } from '../support/projections.ts';
+import { scrape } from '../support/prometheus.ts';
 import { type Received, subscribeSse, subscribeWs } from '../support/server.ts';
 import { adminContext, type Catalogue, givenCatalogue } from '../support/workload.ts';
 
@@ -113,14 +114,6 @@ async function stalledWs(url: string, token: string) {
   };
 }
 
-async function metric(base: string, name: string, labels: string): Promise<number> {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text
-    .split('\n')
-    .find((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && l.includes(labels));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
-
 /** The latest state of each order seen in a list of changes (they come in position order per order). */
 function latestNames(changes: Change[]): Map<string, string> {
   return new Map(changes.map((c) => [c.order.id, c.order.customerName]));
@@ -166,12 +159,11 @@ describe('slow consumers', () => {
     const ws = await stalledWs(url, t.adminToken);
     ws.pause();
     await until('four subscribers', async () => {
-      const n =
-        (await metric(base, 'parallax_subscriptions_active', 'transport="sse"')) +
-        (await metric(base, 'parallax_subscriptions_active', 'transport="ws"'));
-      return n === 4;
+      const metrics = await scrape(base);
+      const open = (transport: string) => metrics.value('parallax_subscriptions_active', { transport }) ?? 0;
+      return open('sse') + open('ws') === 4;
     });
-    expect(await metric(base, 'parallax_live_groups', ''), 'the four share one group').toBe(1);
+    expect((await scrape(base)).value('parallax_live_groups'), 'the four share one group').toBe(1);
 
     // Each rename changes every order of the customer: a burst of ORDERS changes. The
     // next waits until the healthy subscribers have it (the projector would otherwise
@@ -184,9 +176,12 @@ describe('slow consumers', () => {
         healthy.every((h) => h.items.length >= renames * ORDERS),
       );
     };
-    const slow = async () =>
-      (await metric(base, 'parallax_live_slow_consumers_total', 'transport="sse"')) >= 1 &&
-      (await metric(base, 'parallax_live_slow_consumers_total', 'transport="ws"')) >= 1;
+    const slow = async () => {
+      const metrics = await scrape(base);
+      return ['sse', 'ws'].every(
+        (transport) => (metrics.value('parallax_live_slow_consumers_total', { transport }) ?? 0) >= 1,
+      );
+    };
     while (!(await slow())) {
       expect(renames, 'the stalled subscribers were never ended').toBeLessThan(100);
       await rename();

@@ -109,3 +109,19 @@ export const SchemaRoot = graphql(`
     __schema { queryType { name } }
   }
 `);
+
+export const Projections = graphql(`
+  query Projections {
+    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }
+  }
+`);
+
+export const ResumeProjection = graphql(`
+  mutation ResumeProjection($input: ResumeProjectionInput!) {
+    resumeProjection(input: $input) {
+      __typename
+      ... on ProjectionStatus { name state }
+      ... on Error { message }
+    }
+  }
+`);
