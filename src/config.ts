@@ -3,6 +3,9 @@ import { ConfigError, intFrom, optional, secondsFrom } from './env.ts';
 
 export { ConfigError };
 
+/** park: set the failing event aside and go on (projections/parking.ts); stall: stop on it. */
+export type FailurePolicy = 'park' | 'stall';
+
 /** Events per projection batch unless PROJECTION_BATCH_SIZE says otherwise. */
 export const PROJECTION_BATCH_SIZE = 500;
 
@@ -38,6 +41,12 @@ export interface Config {
   projectionLeases: boolean;
   /** /ready fails while any projection's lag (age of its oldest unapplied event) exceeds this. */
   readyMaxLagMs: number;
+  /** Not ready while events wait and no batch has committed for this long (READY_MAX_IDLE_MS). */
+  readyMaxIdleMs: number;
+  /** What a projection does with an event it cannot apply after its retries (PROJECTION_ON_FAILURE). */
+  projectionOnFailure: { default: FailurePolicy; byProjection: Record<string, FailurePolicy> };
+  /** How often the no-skip audit compares each checkpoint's account with the outbox (PROJECTION_AUDIT_MS). */
+  projectionAuditMs: number;
   /** Abuse limits on GraphQL operations (graphql/limits.ts). */
   limits: Limits;
   /** Origins (scheme://host[:port]) whose web pages may call the API; empty: no cross-origin access. */
@@ -132,6 +141,29 @@ function parseModes(raw: string | undefined): Record<string, ProjectionMode> {
   return modes;
 }
 
+/** PROJECTION_ON_FAILURE="park" (the default), "stall", or "park,order_analytics=stall" */
+function parseOnFailure(raw: string | undefined): Config['projectionOnFailure'] {
+  const policy: Config['projectionOnFailure'] = { default: 'park', byProjection: {} };
+  if (!raw?.trim()) return policy;
+  const valid = (p: string | undefined): p is FailurePolicy => p === 'park' || p === 'stall';
+  for (const part of raw.split(',')) {
+    const [first, second] = part.split('=').map((s) => s.trim());
+    if (second === undefined && valid(first)) policy.default = first;
+    else if (first && valid(second)) policy.byProjection[first] = second;
+    else {
+      throw new ConfigError(
+        `PROJECTION_ON_FAILURE entries look like park, stall or name=park / name=stall, got "${part}"`,
+      );
+    }
+  }
+  return policy;
+}
+
+/** The failure policy of one projection. */
+export function failurePolicy(config: Pick<Config, 'projectionOnFailure'>, name: string): FailurePolicy {
+  return config.projectionOnFailure.byProjection[name] ?? config.projectionOnFailure.default;
+}
+
 function notifyMode(raw: string | undefined): Config['outboxNotify'] {
   const value = raw ?? 'after-commit';
   if (value !== 'after-commit' && value !== 'transaction' && value !== 'off') {
@@ -210,6 +242,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     projectionLeaseMs: intFrom(env, 'PROJECTION_LEASE_MS', 5000, 300, 600_000),
     projectionLeases: (env.PROJECTION_LEASES ?? 'on') !== 'off',
     readyMaxLagMs: intFrom(env, 'READY_MAX_LAG_MS', 60_000, 0, 86_400_000),
+    readyMaxIdleMs: intFrom(env, 'READY_MAX_IDLE_MS', 30_000, 0, 86_400_000),
+    projectionOnFailure: parseOnFailure(env.PROJECTION_ON_FAILURE),
+    projectionAuditMs: intFrom(env, 'PROJECTION_AUDIT_MS', 30_000, 100, 86_400_000),
     limits: {
       maxDepth: intFrom(env, 'MAX_QUERY_DEPTH', 10, 1, 1000),
       maxAliases: intFrom(env, 'MAX_QUERY_ALIASES', 15, 0, 10_000),

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     : undefined;
   const server = createHttpServer(app, {
     yoga,
-    ready: () => readiness(db.pool, { maxLagMs: config.readyMaxLagMs, log }),
+    ready: () => readiness(db.pool, { maxLagMs: config.readyMaxLagMs, maxIdleMs: config.readyMaxIdleMs, log }),
   });
   const ws = yoga ? attachWebSocket(app, server, yoga) : undefined;
   // Handlers first: a signal that arrives as soon as the port answers still stops cleanly.

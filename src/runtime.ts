@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { App } from './app.ts';
 import type { TokenService } from './auth/jwt.ts';
 import type { Bus } from './bus/bus.ts';
-import { type Config, projectionMode } from './config.ts';
+import { type Config, failurePolicy, projectionMode } from './config.ts';
 import { createPrisma } from './db/prisma.ts';
 import type { RateLimitStore } from './graphql/limits.ts';
 import { instrumentBus } from './observability/bus.ts';
@@ -63,6 +63,8 @@ export function createEngine(
     projections: ALL_PROJECTIONS,
     batchSize: app.config.projectionBatchSize,
     pollMs: app.config.projectionPollMs,
+    onFailure: (name) => failurePolicy(app.config, name),
+    auditMs: app.config.projectionAuditMs,
     leases: app.config.projectionLeases
       ? { owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`, ttlMs: app.config.projectionLeaseMs }
       : undefined,

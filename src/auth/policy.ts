@@ -33,6 +33,7 @@ export const POLICY = {
     outbox: ADMIN,
     relays: STAFF,
     verifyProjection: ADMIN,
+    parkedEvents: STAFF,
   },
   Mutation: {
     createCustomer: STAFF,
@@ -45,6 +46,8 @@ export const POLICY = {
     cancelOrder: STAFF_OR_OWNER,
     resumeProjection: ADMIN,
     rebuildProjection: ADMIN,
+    retryParked: ADMIN,
+    skipParked: ADMIN,
   },
   Subscription: {
     orderListChanged: STAFF_OR_OWNER,

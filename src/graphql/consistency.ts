@@ -1,7 +1,9 @@
 // Read-your-writes on the GraphQL surface: `consistency` arguments on queries and
 // mutations, and the freshness of every read model read, in `extensions`.
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
-import { InvalidPositionToken } from '../outbox/position.ts';
+import { pgSql } from '../db/sql.ts';
+import { decodePosition, encodePosition, InvalidPositionToken } from '../outbox/position.ts';
+import { parkedAt } from '../projections/parking.ts';
 import type { ProjectionName } from '../projections/projection.ts';
 import { ConsistencyTimeout, MAX_CONSISTENCY_TIMEOUT_MS } from '../read/consistency.ts';
 import { createLoaders } from '../read/loaders.ts';
@@ -44,6 +46,23 @@ async function waitForPosition(ctx: GraphQLContext, projections: string[], token
   if (!watcher) throw new Error('no position watcher in this process');
   try {
     await watcher.waitFor(projections, token, timeoutMs);
+    // Passed, but maybe by parking the token's own event: say so instead of answering
+    // without the write (see projections/parking.ts).
+    const parked = await parkedAt(pgSql(ctx.app.pool), projections, decodePosition(token));
+    if (parked) {
+      throw createGraphQLError(
+        `${parked.projection} parked event ${encodePosition(parked.position)} of ${parked.aggregateType} ${parked.aggregateId}: this read model will not show the write until the event is retried`,
+        {
+          extensions: {
+            code: 'PARKED',
+            projection: parked.projection,
+            aggregateType: parked.aggregateType,
+            aggregateId: parked.aggregateId,
+            parkedPosition: encodePosition(parked.position),
+          },
+        },
+      );
+    }
   } catch (error) {
     if (error instanceof InvalidPositionToken) {
       throw createGraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', argument: 'consistency' } });

@@ -8,6 +8,7 @@ import './types/customer.ts';
 import './types/product.ts';
 import './types/order.ts';
 import './types/projection.ts';
+import './types/parking.ts';
 import './types/relay.ts';
 import '../readModels/orderListView/graphql.ts';
 import '../readModels/customerOrderHistory/graphql.ts';

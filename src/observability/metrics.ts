@@ -133,6 +133,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly eventsParked = new Counter({
+    name: 'parallax_projection_events_parked_total',
+    help: 'Events a projection parked because they failed after their retries (events parked behind them not counted).',
+    labelNames: ['projection'] as const,
+    registers: [this.registry],
+  });
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly config: Config,
@@ -173,6 +180,31 @@ export class Metrics {
       'parallax_projection_rebuild_progress_ratio',
       'Share of the outbox a rebuild in progress has applied to its shadow (1 when none is running).',
       (p) => (p.rebuild ? (p.rebuild.total ? p.rebuild.processed / p.rebuild.total : 0) : 1),
+    );
+    projectionGauge(
+      'parallax_projection_parked_events',
+      'Events parked for the projection and not yet retried or skipped (see parkedEvents).',
+      (p) => p.parkedEvents,
+    );
+    projectionGauge(
+      'parallax_projection_parked_aggregates',
+      'Aggregates (orders, customers) the projection holds back because one of their events is parked.',
+      (p) => p.parkedAggregates,
+    );
+    projectionGauge(
+      'parallax_projection_unaccounted_events',
+      'Outbox events at or below the checkpoint the projection has not accounted for at the last audit (must be 0).',
+      (p) => p.audit?.unaccounted ?? 0,
+    );
+    projectionGauge(
+      'parallax_projection_audit_age_seconds',
+      'Time since the no-skip audit last checked the projection (-1: never).',
+      (p) => (p.audit ? p.audit.ageMs / 1000 : -1),
+    );
+    projectionGauge(
+      'parallax_projection_idle_seconds',
+      'While events wait: time since the projection last committed a batch or since the oldest waiting event, whichever is shorter (0 when caught up). A stopped runner shows here.',
+      (p) => p.idleMs / 1000,
     );
     new Gauge({
       name: 'parallax_projection_state',

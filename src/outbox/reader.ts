@@ -106,6 +106,18 @@ export async function readCommitted(sql: Sql, after: Position, limit: number): P
   return rows.map(toStoredEvent);
 }
 
+/** The events at `positions` (parked events re-read for a retry), in outbox order. */
+export async function readAt(sql: Sql, positions: readonly Position[]): Promise<StoredEvent[]> {
+  if (!positions.length) return [];
+  const rows = await sql.query<OutboxRow>(
+    `${SELECT}
+      WHERE (tx_id, seq) IN (SELECT * FROM unnest($1::xid8[], $2::bigint[]))
+      ORDER BY outbox.tx_id, outbox.seq`,
+    [positions.map((p) => p.txId.toString()), positions.map((p) => p.seq.toString())],
+  );
+  return rows.map(toStoredEvent);
+}
+
 export interface Lag {
   events: number;
   /** Age of the oldest committed event not yet applied, 0 when caught up. */

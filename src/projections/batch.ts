@@ -12,6 +12,7 @@ import type { Position } from '../outbox/position.ts';
 import { assertDecoded, readCommitted } from '../outbox/reader.ts';
 import { advanceCheckpoint, lockCheckpoint, recordFailure } from './checkpoints.ts';
 import { leaseHeld } from './leases.ts';
+import { park, parkedAmong, splitParked } from './parking.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
 import { openShadowBatch, type RebuildState, shadowSchema } from './rebuild.ts';
 
@@ -40,7 +41,15 @@ export interface BatchSpec {
 }
 
 export type BatchResult =
-  | { kind: 'applied'; count: number; from: Position; to: Position; changes: ReadModelChange[] }
+  | {
+      kind: 'applied';
+      count: number;
+      /** Events parked behind an earlier parked event of their aggregate (see parking.ts). */
+      parked: number;
+      from: Position;
+      to: Position;
+      changes: ReadModelChange[];
+    }
   | { kind: 'idle' | 'busy' | 'stalled' | 'unleased' | 'gone' };
 
 /** What the runner learns even when the batch fails: the checkpoint it started from, the span. */
@@ -94,19 +103,26 @@ export async function runBatch(client: pg.ClientBase, spec: BatchSpec, trace: Ba
   // version), so those are no-ops, and an INLINE apply that could not apply (its row
   // was behind) is done now, in order. No mark can claim an effect that is not there.
   const to = events.at(-1)!.position;
+  // A live projection parks every event of an aggregate that has a parked event (its
+  // order is never broken); a shadow applies everything (a rebuild never parks).
+  const { apply, behind } =
+    spec.mode === 'live'
+      ? splitParked(events, await parkedAmong(sql, projection.name, events))
+      : { apply: events, behind: [] };
+  await park(sql, projection.name, behind, 'BEHIND', null);
   let changes: ReadModelChange[] = [];
   try {
     // A payload that cannot be decoded fails here like an event the projection cannot
-    // apply: narrowed down to that event, retried, then STALLED with its error.
-    assertDecoded(events);
-    await projection.apply(sql, events);
-    if (spec.mode === 'live' && projection.changes) {
-      changes = await projection.changes(sql, events, checkpoint.position, to);
+    // apply: narrowed down to that event, retried, then parked or STALLED with its error.
+    assertDecoded(apply);
+    if (apply.length) await projection.apply(sql, apply);
+    if (spec.mode === 'live' && projection.changes && apply.length) {
+      changes = await projection.changes(sql, apply, checkpoint.position, to);
     }
   } catch (error) {
-    throw new ApplyError(error, events[0]!.position);
+    throw new ApplyError(error, apply[0]!.position);
   }
   await advanceCheckpoint(sql, checkpointName, to, events.length);
   await client.query('COMMIT');
-  return { kind: 'applied', count: events.length, from: checkpoint.position, to, changes };
+  return { kind: 'applied', count: events.length, parked: behind.length, from: checkpoint.position, to, changes };
 }

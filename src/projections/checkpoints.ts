@@ -13,8 +13,11 @@ export interface Checkpoint {
   lastError: string | null;
   errorPosition: Position | null;
   retries: number;
+  /** Events the checkpoint has passed: applied, not relevant to the projection, or parked. */
   eventsApplied: number;
   updatedAt: Date;
+  /** When a batch last committed (null: never). */
+  lastBatchAt: Date | null;
 }
 
 interface CheckpointRow {
@@ -28,10 +31,11 @@ interface CheckpointRow {
   retries: number;
   events_applied: string;
   updated_at: Date;
+  last_batch_at: Date | null;
 }
 
 const COLUMNS = `name, tx_id::text AS tx_id, seq::text AS seq, state, last_error, error_tx_id::text AS error_tx_id,
-  error_seq::text AS error_seq, retries, events_applied::text AS events_applied, updated_at`;
+  error_seq::text AS error_seq, retries, events_applied::text AS events_applied, updated_at, last_batch_at`;
 
 function toCheckpoint(row: CheckpointRow): Checkpoint {
   return {
@@ -44,6 +48,7 @@ function toCheckpoint(row: CheckpointRow): Checkpoint {
     retries: row.retries,
     eventsApplied: Number(row.events_applied),
     updatedAt: row.updated_at,
+    lastBatchAt: row.last_batch_at,
   };
 }
 
@@ -72,7 +77,7 @@ export async function advanceCheckpoint(sql: Sql, name: string, to: Position, ap
   await sql.execute(
     `UPDATE projection_checkpoints
         SET tx_id = $2::xid8, seq = $3::bigint, events_applied = events_applied + $4::int, retries = 0,
-            last_error = NULL, error_tx_id = NULL, error_seq = NULL, updated_at = now()
+            last_error = NULL, error_tx_id = NULL, error_seq = NULL, updated_at = now(), last_batch_at = now()
       WHERE name = $1`,
     [name, to.txId.toString(), to.seq.toString(), applied],
   );

@@ -12,8 +12,10 @@ import { pgSql } from '../db/sql.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { OUTBOX_CHANNEL } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
+import { type AuditResult, auditProjection } from './audit.ts';
 import { ensureCheckpoints } from './checkpoints.ts';
 import { LEASE_CHANNEL, LeaseManager } from './leases.ts';
+import type { FailurePolicy } from './parking.ts';
 import type { Projection } from './projection.ts';
 import { REBUILD_CHANNEL, rebuildOutdated, rebuildsInProgress } from './rebuild.ts';
 import { Runner, type RunnerHost, type RunnerOptions } from './runner.ts';
@@ -35,6 +37,10 @@ export interface EngineOptions {
   leases?: { owner: string; ttlMs: number };
   /** Batch sizes, durations and failures (observability only). */
   metrics?: Metrics;
+  /** After maxAttempts on one event: park it (the default) or stall; one policy, or one per projection. */
+  onFailure?: FailurePolicy | ((projection: string) => FailurePolicy);
+  /** How often the no-skip audit runs (audit.ts); default 30 s. */
+  auditMs?: number;
 }
 
 export class ProjectionEngine implements RunnerHost {
@@ -43,6 +49,7 @@ export class ProjectionEngine implements RunnerHost {
   /** One shadow runner per rebuild run (a runner of a replaced run ends by itself). */
   private readonly shadows = new Set<Runner>();
   private rebuildTimer: NodeJS.Timeout | undefined;
+  private auditTimer: NodeJS.Timeout | undefined;
   private readonly full: RunnerOptions;
   private listener: pg.Client | undefined;
   leases: LeaseManager | undefined;
@@ -52,6 +59,7 @@ export class ProjectionEngine implements RunnerHost {
   onAdvance?: (projection: string, position: Position) => void;
 
   constructor(private readonly options: EngineOptions) {
+    const policy: FailurePolicy = typeof options.onFailure === 'string' ? options.onFailure : 'park';
     const full: RunnerOptions = {
       pool: options.pool,
       log: options.log,
@@ -60,6 +68,7 @@ export class ProjectionEngine implements RunnerHost {
       pollMs: options.pollMs ?? 1000,
       maxAttempts: options.maxAttempts ?? 5,
       retryBaseMs: options.retryBaseMs ?? 50,
+      onFailure: typeof options.onFailure === 'function' ? options.onFailure : () => policy,
     };
     this.full = full;
     this.metrics = options.metrics;
@@ -93,6 +102,7 @@ export class ProjectionEngine implements RunnerHost {
     await this.leases?.start();
     for (const runner of this.runners) runner.done = runner.run();
     await this.syncRebuilds();
+    this.scheduleAudit();
     this.options.log.info({ projections: this.projections.map((p) => p.name) }, 'projection engine started');
   }
 
@@ -149,6 +159,38 @@ export class ProjectionEngine implements RunnerHost {
     this.rebuildTimer = setTimeout(() => void this.syncRebuilds(), 2_000);
   }
 
+  /** The no-skip audit (audit.ts) of the projections this process runs, every auditMs. */
+  private scheduleAudit(): void {
+    if (this.stopping) return;
+    this.auditTimer = setTimeout(() => {
+      void this.audit().finally(() => this.scheduleAudit());
+    }, this.options.auditMs ?? 30_000);
+    this.auditTimer.unref();
+  }
+
+  /** Audits every projection this process holds; an event unaccounted for is logged as an error. */
+  async audit(): Promise<AuditResult[]> {
+    const results: AuditResult[] = [];
+    for (const runner of this.runners) {
+      const name = runner.projection.name;
+      if (this.leases && !this.leases.holds(name)) continue;
+      try {
+        const result = await auditProjection(pgSql(this.options.pool), name);
+        if (!result) continue;
+        results.push(result);
+        if (result.unaccounted !== 0) {
+          this.options.log.error(
+            { projection: name, outboxEvents: result.outboxEvents, accounted: result.accounted },
+            `no-skip audit: ${result.unaccounted} events at or below the checkpoint are not accounted for`,
+          );
+        }
+      } catch (error) {
+        this.options.log.warn({ err: error, projection: name }, 'no-skip audit failed; trying again next period');
+      }
+    }
+    return results;
+  }
+
   /** A batch commit ends a transaction that may have held the horizon for the others. */
   wakeOthers(except: Runner): void {
     for (const r of this.runners) if (r !== except) r.wake();
@@ -160,6 +202,7 @@ export class ProjectionEngine implements RunnerHost {
     this.stopping = true;
     clearTimeout(this.listenRetry);
     clearTimeout(this.rebuildTimer);
+    clearTimeout(this.auditTimer);
     this.wakeAll();
     await Promise.all([...this.runners, ...this.shadows].map((r) => r.done));
     // Batches are done: hand the projections over at once.

@@ -1,11 +1,13 @@
 // A runner's failures. A lost connection or a restarting database applied nothing: the
 // batch is retried after a backoff. A projection that throws is narrowed down to the one
 // event that fails (batches of 1), so STALLED names it exactly; after maxAttempts on that
-// event the projection stalls (it never skips an event by itself).
+// event it parks the event (policy `park`, see parking.ts) or stalls (`stall`, and always
+// for a rebuild's shadow); it never skips an event by itself.
 import type { Logger } from 'pino';
 import type { Sql } from '../db/sql.ts';
 import type { ApplyError } from './batch.ts';
 import { recordFailure } from './checkpoints.ts';
+import type { FailurePolicy } from './parking.ts';
 
 export class Failures {
   private attempts = 0;
@@ -30,12 +32,34 @@ export class Failures {
     this.limit = this.options.batchSize;
   }
 
-  /** Records an apply failure on the checkpoint row; true when the projection stalls on it. */
-  async applyFailed(sql: Sql, checkpointName: string, error: ApplyError): Promise<boolean> {
+  /**
+   * Records an apply failure on the checkpoint row. 'retry': try again after a backoff;
+   * 'stall': the projection is STALLED on it; 'park': the caller parks the event.
+   */
+  async applyFailed(
+    sql: Sql,
+    checkpointName: string,
+    error: ApplyError,
+    policy: FailurePolicy,
+  ): Promise<'retry' | 'stall' | 'park'> {
     this.attempts += 1;
     const single = this.limit === 1;
     this.limit = 1;
-    const stall = single && this.attempts >= this.options.maxAttempts;
+    const exhausted = single && this.attempts >= this.options.maxAttempts;
+    if (exhausted && policy === 'park') {
+      this.log.error(
+        {
+          err: error.original,
+          projection: this.projection,
+          attempt: this.attempts,
+          txId: String(error.at.txId),
+          seq: String(error.at.seq),
+        },
+        'projection cannot apply an event; parking it',
+      );
+      return 'park';
+    }
+    const stall = exhausted;
     this.log.error(
       {
         err: error.original,
@@ -49,6 +73,6 @@ export class Failures {
     );
     await recordFailure(sql, checkpointName, error.message, single ? error.at : null, stall);
     if (stall) this.succeeded();
-    return stall;
+    return stall ? 'stall' : 'retry';
   }
 }

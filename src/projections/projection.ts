@@ -48,4 +48,9 @@ export interface Projection {
    * that reaches it, so no published position runs ahead of the checkpoint.
    */
   changes?(sql: Sql, events: StoredEvent[], after: Position, to: Position): Promise<ReadModelChange[]>;
+  /**
+   * Skipped parked events (projections/parking.ts): moves each aggregate's rows to the
+   * last skipped version without applying anything, so its later events apply on top.
+   */
+  skip?(sql: Sql, events: StoredEvent[]): Promise<void>;
 }

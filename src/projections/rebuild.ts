@@ -13,6 +13,7 @@ import { pgSql, type Sql } from '../db/sql.ts';
 import { comparePositions } from '../outbox/position.ts';
 import { assertDecoded, readCommitted } from '../outbox/reader.ts';
 import { type Checkpoint, lockCheckpoint } from './checkpoints.ts';
+import { resolveByRebuild } from './parking.ts';
 import type { Projection } from './projection.ts';
 
 export const REBUILD_CHANNEL = 'parallax_rebuild';
@@ -244,6 +245,8 @@ export async function swapIn(
       [name, position.txId.toString(), position.seq.toString(), applied],
     );
     await client.query('DELETE FROM projection_checkpoints WHERE name = $1', [shadowCheckpoint(name)]);
+    // The shadow applied every event up to the checkpoint, parked ones included.
+    await resolveByRebuild(pgSql(client), name);
     await client.query(
       `INSERT INTO projection_versions (name, version)
        SELECT name, version FROM projection_rebuilds WHERE name = $1

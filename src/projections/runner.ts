@@ -10,11 +10,14 @@ import { pgSql } from '../db/sql.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { batchParent, endWithError, tracer } from '../observability/tracing.ts';
 import type { StoredEvent } from '../outbox/append.ts';
-import { encodePosition, type Position } from '../outbox/position.ts';
+import { comparePositions, encodePosition, type Position } from '../outbox/position.ts';
+import { readCommitted } from '../outbox/reader.ts';
 import { Sleeper } from '../sleeper.ts';
 import { ApplyError, type BatchResult, type BatchTrace, runBatch } from './batch.ts';
+import { advanceCheckpoint, lockCheckpoint } from './checkpoints.ts';
 import { Failures } from './failures.ts';
-import type { LeaseManager } from './leases.ts';
+import { type LeaseManager, leaseHeld } from './leases.ts';
+import { type FailurePolicy, park } from './parking.ts';
 import type { Projection } from './projection.ts';
 import { BatchPublisher } from './publisher.ts';
 import { type RebuildState, shadowCheckpoint, swapIn } from './rebuild.ts';
@@ -27,6 +30,8 @@ export interface RunnerOptions {
   pollMs: number;
   maxAttempts: number;
   retryBaseMs: number;
+  /** What a live projection does with an event it cannot apply after maxAttempts. */
+  onFailure: (projection: string) => FailurePolicy;
 }
 
 /** What a runner needs from its engine. */
@@ -183,15 +188,67 @@ export class Runner {
         throw error;
       }
       this.host.metrics?.batchFailures.inc({ projection: name });
-      const stalled = await this.failures.applyFailed(pgSql(client), this.checkpointName, error);
+      // A rebuild's shadow always stalls: a read model with holes is never swapped in.
+      const policy = this.mode === 'live' ? this.options.onFailure(name) : 'stall';
+      const outcome = await this.failures.applyFailed(pgSql(client), this.checkpointName, error, policy);
+      if (outcome === 'park') {
+        try {
+          return await this.parkFailed(client, error);
+        } catch (parkError) {
+          client.release(true);
+          released = true;
+          throw parkError;
+        }
+      }
       // Subscribers learn of the stall; a shadow's stall is the rebuild's business:
       // nothing goes out under the live name.
-      if (stalled && this.mode === 'live' && this.position) await this.publisher.stall(this.position, error.at);
+      if (outcome === 'stall' && this.mode === 'live' && this.position) {
+        await this.publisher.stall(this.position, error.at);
+      }
       return { kind: 'retry' };
     } finally {
       client.off('error', onError);
       if (!released) client.release();
     }
+  }
+
+  /**
+   * Parks the event that failed (policy `park`, see parking.ts): in one transaction, a
+   * parked row and the checkpoint moved past it, then the new position is published
+   * like a batch's. Only if the checkpoint still stands just before that event, under
+   * the same checks as a batch (row lock, LIVE, lease); otherwise the next batch decides.
+   */
+  private async parkFailed(client: pg.PoolClient, error: ApplyError): Promise<StepResult> {
+    const name = this.projection.name;
+    const sql = pgSql(client);
+    const leases = this.host.leases;
+    await client.query('BEGIN');
+    const checkpoint = await lockCheckpoint(sql, this.checkpointName);
+    const [event] = checkpoint ? await readCommitted(sql, checkpoint.position, 1) : [];
+    const ours = !leases || (await leaseHeld(client, name, leases.owner));
+    if (!checkpoint || checkpoint.state !== 'LIVE' || !ours || !event || comparePositions(event.position, error.at)) {
+      await client.query('ROLLBACK');
+      return { kind: 'retry' };
+    }
+    await park(sql, name, [event], 'FAILED', error.message);
+    await advanceCheckpoint(sql, this.checkpointName, event.position, 1);
+    await client.query('COMMIT');
+    this.failures.succeeded();
+    this.position = event.position;
+    this.host.metrics?.eventsParked.inc({ projection: name });
+    this.options.log.warn(
+      {
+        projection: name,
+        aggregateType: event.aggregateType,
+        aggregateId: event.aggregateId,
+        txId: String(event.position.txId),
+        seq: String(event.position.seq),
+      },
+      'event parked; its aggregate is held back, everything else goes on',
+    );
+    await this.publisher.batch(event.position, [], ROOT_CONTEXT, checkpoint.position);
+    this.host.onAdvance?.(name, event.position);
+    return { kind: 'applied', count: 1, parked: 1, from: checkpoint.position, to: event.position, changes: [] };
   }
 
   /**

@@ -135,3 +135,29 @@ export async function applySetBased<Row extends VersionedRow>(
   });
   if (model.customers !== false) await customers.save(sql);
 }
+
+/**
+ * Skipped events (see parking.ts): each order's row goes to the last skipped version,
+ * unchanged otherwise, so the order's later events (each applies only on the row's next
+ * version) apply on top. An order whose creation was skipped has no row to move.
+ */
+export async function skipSetBased<Row extends VersionedRow>(
+  sql: Sql,
+  model: SetBasedModel<Row>,
+  events: StoredEvent[],
+): Promise<void> {
+  const versions = new Map<string, number>();
+  for (const e of events) {
+    if (e.aggregateType !== 'Order') continue;
+    const id = idKey(e.aggregateId);
+    versions.set(id, Math.max(versions.get(id) ?? 0, e.aggregateVersion));
+  }
+  if (!versions.size) return;
+  const key = model.table.columns.find((c) => c.field === model.table.key)!.column;
+  await sql.execute(
+    `UPDATE ${model.table.name} AS t SET version = s.version
+       FROM unnest($1::uuid[], $2::int[]) AS s(id, version)
+      WHERE t.${key} = s.id AND t.version < s.version`,
+    [[...versions.keys()], [...versions.values()]],
+  );
+}

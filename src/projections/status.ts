@@ -4,7 +4,9 @@ import { type Config, projectionMode } from '../config.ts';
 import { pgSql } from '../db/sql.ts';
 import { encodePosition } from '../outbox/position.ts';
 import { type HorizonHolder, headPosition, horizonHolders, lagAfter } from '../outbox/reader.ts';
+import { type AuditSummary, lastAudits } from './audit.ts';
 import { type ProjectionState, readCheckpoints } from './checkpoints.ts';
+import { parkedSummaries } from './parking.ts';
 import { PROJECTION_NAMES } from './projection.ts';
 import { rebuildsInProgress } from './rebuild.ts';
 
@@ -22,6 +24,23 @@ export interface ProjectionStatus {
   updatedAt: Date;
   version: number;
   rebuild: RebuildStatus | null;
+  /** Events parked and not yet resolved (see parking.ts), and the aggregates they hold back. */
+  parkedEvents: number;
+  parkedAggregates: number;
+  /** The last no-skip audit (see audit.ts); null before the first. */
+  audit: AuditSummary | null;
+  lastBatchAt: Date | null;
+  /**
+   * While events wait: time since the last committed batch or since the oldest waiting
+   * event, whichever is shorter (a runner that stopped shows here); 0 when caught up.
+   */
+  idleMs: number;
+}
+
+/** How long a projection has had events waiting with no batch committing. */
+export function idleMsOf(lag: { events: number; ms: number }, lastBatchAt: Date | null): number {
+  if (lag.events === 0) return 0;
+  return Math.min(lag.ms, lastBatchAt ? Math.max(0, Date.now() - lastBatchAt.getTime()) : lag.ms);
 }
 
 export interface RebuildStatus {
@@ -39,6 +58,7 @@ export async function projectionStatuses(pool: pg.Pool, config: Config): Promise
   const sql = pgSql(pool);
   const checkpoints = await readCheckpoints(sql);
   const rebuilds = new Map((await rebuildsInProgress(sql)).map((r) => [r.name, r]));
+  const [parked, audits] = await Promise.all([parkedSummaries(sql), lastAudits(sql)]);
   const versions = new Map(
     (await sql.query<{ name: string; version: number }>('SELECT name, version FROM projection_versions')).map((v) => [
       v.name,
@@ -79,6 +99,11 @@ export async function projectionStatuses(pool: pg.Pool, config: Config): Promise
           retries: c.retries,
           eventsApplied: c.eventsApplied,
           updatedAt: c.updatedAt,
+          parkedEvents: parked.get(c.name)?.events ?? 0,
+          parkedAggregates: parked.get(c.name)?.aggregates ?? 0,
+          audit: audits.get(c.name) ?? null,
+          lastBatchAt: c.lastBatchAt,
+          idleMs: idleMsOf(lag, c.lastBatchAt),
         };
       }),
   );

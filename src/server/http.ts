@@ -18,8 +18,11 @@ import { SOCKET_BUFFER_BYTES, type SseChannel, type SseFrame } from '../graphql/
 import { requestScope } from '../graphql/yoga.ts';
 import { ZERO_POSITION } from '../outbox/position.ts';
 import { lagAfter } from '../outbox/reader.ts';
+import { lastAudits } from '../projections/audit.ts';
 import { readCheckpoints } from '../projections/checkpoints.ts';
-import { PROJECTION_NAMES } from '../projections/projection.ts';
+import { parkedSummaries } from '../projections/parking.ts';
+import { PROJECTION_NAMES, type ProjectionName } from '../projections/projection.ts';
+import { idleMsOf } from '../projections/status.ts';
 
 /** Why a readiness check failed; the body never carries error text (it is logged instead). */
 export type ReadyCode =
@@ -27,11 +30,15 @@ export type ReadyCode =
   | 'DATABASE_ERROR'
   | 'MIGRATIONS_MISSING'
   | 'PROJECTION_STALLED'
-  | 'PROJECTION_LAGGING';
+  | 'PROJECTION_LAGGING'
+  | 'PROJECTION_NOT_RUNNING'
+  | 'EVENTS_UNACCOUNTED'
+  | 'PROJECTION_PARKED';
 
 export interface ReadyCheck {
   ready: boolean;
-  checks: Record<string, { ok: boolean; code?: ReadyCode; detail?: unknown }>;
+  /** `warning`: the check passes but names something an operator should look at (parked events). */
+  checks: Record<string, { ok: boolean; code?: ReadyCode; warning?: boolean; detail?: unknown }>;
 }
 
 export interface HttpOptions {
@@ -312,6 +319,12 @@ export function createHttpServer(app: App, options: HttpOptions): Server {
 export interface ReadinessOptions {
   /** Not ready while a projection's oldest unapplied event is older than this (READY_MAX_LAG_MS). */
   maxLagMs?: number;
+  /**
+   * Not ready while a projection has events waiting and has committed no batch for this
+   * long, counted from its last batch or its oldest waiting event, whichever is later
+   * (READY_MAX_IDLE_MS): a runner that stopped is not healthy.
+   */
+  maxIdleMs?: number;
   /** Where a failed check's error goes (the /ready body carries only its code). */
   log?: Logger;
 }
@@ -320,7 +333,10 @@ let expectedMigrations: Promise<string[]> | undefined;
 
 /**
  * Ready: the database answers, every migration this code ships is applied, no
- * projection is STALLED and none lags more than `maxLagMs`. The body says which
+ * projection is STALLED, none lags more than `maxLagMs`, none has had events waiting
+ * with no batch for more than `maxIdleMs`, and the no-skip audit found every event
+ * accounted for. Parked events are a warning (`checks.parked`), not a failure: the
+ * projection goes on for everything else. The body says which
  * check failed, with a code and names (missing migrations, stalled or lagging
  * projections), never an error text: /ready answers without a token, and projection
  * errors or database messages can quote customer data or internals. Those go to the
@@ -328,6 +344,7 @@ let expectedMigrations: Promise<string[]> | undefined;
  */
 export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): Promise<ReadyCheck> {
   const maxLagMs = options.maxLagMs ?? 60_000;
+  const maxIdleMs = options.maxIdleMs ?? 30_000;
   const checks: ReadyCheck['checks'] = {};
   try {
     const sql = pgSql(pool);
@@ -352,15 +369,32 @@ export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): 
       ? { ok: false, code: 'PROJECTION_STALLED', detail: stalled.map((c) => ({ name: c.name, state: c.state })) }
       : { ok: true, detail: [] };
     const lagging = [];
+    const idle = [];
     for (const name of PROJECTION_NAMES) {
       // No checkpoint yet (no projector has started): the projection is at the start.
-      const position = checkpoints.find((c) => c.name === name)?.position ?? ZERO_POSITION;
-      const lag = await lagAfter(sql, position);
+      const checkpoint = checkpoints.find((c) => c.name === name);
+      const lag = await lagAfter(sql, checkpoint?.position ?? ZERO_POSITION);
       if (lag.ms > maxLagMs) lagging.push({ name, lagMs: lag.ms, lagEvents: lag.events });
+      const idleMs = idleMsOf(lag, checkpoint?.lastBatchAt ?? null);
+      if (checkpoint?.state !== 'STALLED' && idleMs > maxIdleMs) idle.push({ name, idleMs, lagEvents: lag.events });
     }
     checks.lag = lagging.length
       ? { ok: false, code: 'PROJECTION_LAGGING', detail: { maxLagMs, lagging } }
       : { ok: true, detail: { maxLagMs, lagging } };
+    checks.running = idle.length
+      ? { ok: false, code: 'PROJECTION_NOT_RUNNING', detail: { maxIdleMs, idle } }
+      : { ok: true, detail: { maxIdleMs, idle } };
+    const audits = await lastAudits(sql);
+    const unaccounted = [...audits]
+      .filter(([name, a]) => PROJECTION_NAMES.includes(name as ProjectionName) && a.unaccounted !== 0)
+      .map(([name, a]) => ({ name, unaccounted: a.unaccounted, auditedAt: a.auditedAt }));
+    checks.audit = unaccounted.length
+      ? { ok: false, code: 'EVENTS_UNACCOUNTED', detail: unaccounted }
+      : { ok: true, detail: [] };
+    const parked = [...(await parkedSummaries(sql))].map(([name, p]) => ({ name, ...p }));
+    checks.parked = parked.length
+      ? { ok: true, warning: true, code: 'PROJECTION_PARKED', detail: parked }
+      : { ok: true, detail: [] };
   } catch (error) {
     const code = isDatabaseUnavailable(error) ? 'DATABASE_UNAVAILABLE' : 'DATABASE_ERROR';
     options.log?.warn({ err: error, code }, 'readiness check failed');

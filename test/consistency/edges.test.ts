@@ -95,6 +95,7 @@ describe('a STALLED projection', () => {
     catalogue = await givenCatalogue(t.app, 2, 2);
     await t.startEngine({
       projections: withPoisonedSearch(() => poisonCustomerId),
+      onFailure: 'stall',
       maxAttempts: 2,
       retryBaseMs: 10,
       pollMs: 100,

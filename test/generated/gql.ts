@@ -16,6 +16,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 type Documents = {
     "\n  query CustomerById($id: ID!) {\n    customer(id: $id) { id name email }\n  }\n": typeof types.CustomerByIdDocument,
     "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n": typeof types.ResumeSearchDocument,
+    "\n  query OrderAt($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id version customerName lineCount }\n  }\n": typeof types.OrderAtDocument,
     "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n": typeof types.RebuildDocument,
     "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n": typeof types.VerifyDocument,
     "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": typeof types.ReaderDocument,
@@ -47,12 +48,17 @@ type Documents = {
     "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": typeof types.CancelOrderDocument,
     "\n  query Products {\n    products { id sku name priceCents }\n  }\n": typeof types.ProductsDocument,
     "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n": typeof types.SchemaRootDocument,
-    "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": typeof types.ProjectionsDocument,
+    "\n  query Projections {\n    projections {\n      name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied\n      parkedEvents parkedAggregates unaccountedEvents auditedAt idleMs\n    }\n  }\n": typeof types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": typeof types.ResumeProjectionDocument,
+    "\n  query ParkedEvents($projection: ProjectionName!, $state: ParkedState, $first: Int) {\n    parkedEvents(projection: $projection, state: $state, first: $first) {\n      projection position aggregateType aggregateId aggregateVersion eventType reason error state\n      resolvedAt resolvedBy resolvedRole resolutionReason payload\n    }\n  }\n": typeof types.ParkedEventsDocument,
+    "\n  mutation RetryParked($input: RetryParkedInput!) {\n    retryParked(input: $input) {\n      __typename\n      ... on ParkedResolution { projection aggregateId events { position state } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.RetryParkedDocument,
+    "\n  mutation SkipParked($input: SkipParkedInput!) {\n    skipParked(input: $input) {\n      __typename\n      ... on ParkedResolution { projection aggregateId events { position state } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": typeof types.SkipParkedDocument,
+    "\n  query VerifyProjection($name: ProjectionName!) {\n    verifyProjection(name: $name) {\n      projection rowsChecked\n      differences { table key kind }\n      parked { aggregateType aggregateId events differences }\n    }\n  }\n": typeof types.VerifyProjectionDocument,
 };
 const documents: Documents = {
     "\n  query CustomerById($id: ID!) {\n    customer(id: $id) { id name email }\n  }\n": types.CustomerByIdDocument,
     "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n": types.ResumeSearchDocument,
+    "\n  query OrderAt($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id version customerName lineCount }\n  }\n": types.OrderAtDocument,
     "\n  mutation Rebuild($name: ProjectionName!) {\n    rebuildProjection(input: { name: $name }) {\n      __typename\n      ... on ProjectionStatus { name state rebuild { processed total reason } }\n      ... on Error { message }\n    }\n  }\n": types.RebuildDocument,
     "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n": types.VerifyDocument,
     "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": types.ReaderDocument,
@@ -84,8 +90,12 @@ const documents: Documents = {
     "\n  mutation CancelOrder($input: CancelOrderInput!) {\n    cancelOrder(input: $input) {\n      __typename\n      ... on OrderPayload { position version order { id status version } }\n      ... on ConcurrencyConflict { expectedVersion currentVersion }\n      ... on InvalidTransition { from to allowed }\n      ... on NotFoundError { entity id }\n      ... on Error { message }\n    }\n  }\n": types.CancelOrderDocument,
     "\n  query Products {\n    products { id sku name priceCents }\n  }\n": types.ProductsDocument,
     "\n  query SchemaRoot {\n    __schema { queryType { name } }\n  }\n": types.SchemaRootDocument,
-    "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n": types.ProjectionsDocument,
+    "\n  query Projections {\n    projections {\n      name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied\n      parkedEvents parkedAggregates unaccountedEvents auditedAt idleMs\n    }\n  }\n": types.ProjectionsDocument,
     "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n": types.ResumeProjectionDocument,
+    "\n  query ParkedEvents($projection: ProjectionName!, $state: ParkedState, $first: Int) {\n    parkedEvents(projection: $projection, state: $state, first: $first) {\n      projection position aggregateType aggregateId aggregateVersion eventType reason error state\n      resolvedAt resolvedBy resolvedRole resolutionReason payload\n    }\n  }\n": types.ParkedEventsDocument,
+    "\n  mutation RetryParked($input: RetryParkedInput!) {\n    retryParked(input: $input) {\n      __typename\n      ... on ParkedResolution { projection aggregateId events { position state } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.RetryParkedDocument,
+    "\n  mutation SkipParked($input: SkipParkedInput!) {\n    skipParked(input: $input) {\n      __typename\n      ... on ParkedResolution { projection aggregateId events { position state } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n": types.SkipParkedDocument,
+    "\n  query VerifyProjection($name: ProjectionName!) {\n    verifyProjection(name: $name) {\n      projection rowsChecked\n      differences { table key kind }\n      parked { aggregateType aggregateId events differences }\n    }\n  }\n": types.VerifyProjectionDocument,
 };
 
 /**
@@ -110,6 +120,10 @@ export function graphql(source: "\n  query CustomerById($id: ID!) {\n    custome
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeSearch {\n    resumeProjection(input: { name: order_search }) {\n      __typename\n      ... on ProjectionStatus { name state }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query OrderAt($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id version customerName lineCount }\n  }\n"): (typeof documents)["\n  query OrderAt($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id version customerName lineCount }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
@@ -237,11 +251,27 @@ export function graphql(source: "\n  query SchemaRoot {\n    __schema { queryTyp
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
-export function graphql(source: "\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n"): (typeof documents)["\n  query Projections {\n    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }\n  }\n"];
+export function graphql(source: "\n  query Projections {\n    projections {\n      name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied\n      parkedEvents parkedAggregates unaccountedEvents auditedAt idleMs\n    }\n  }\n"): (typeof documents)["\n  query Projections {\n    projections {\n      name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied\n      parkedEvents parkedAggregates unaccountedEvents auditedAt idleMs\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation ResumeProjection($input: ResumeProjectionInput!) {\n    resumeProjection(input: $input) {\n      __typename\n      ... on ProjectionStatus { name state }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ParkedEvents($projection: ProjectionName!, $state: ParkedState, $first: Int) {\n    parkedEvents(projection: $projection, state: $state, first: $first) {\n      projection position aggregateType aggregateId aggregateVersion eventType reason error state\n      resolvedAt resolvedBy resolvedRole resolutionReason payload\n    }\n  }\n"): (typeof documents)["\n  query ParkedEvents($projection: ProjectionName!, $state: ParkedState, $first: Int) {\n    parkedEvents(projection: $projection, state: $state, first: $first) {\n      projection position aggregateType aggregateId aggregateVersion eventType reason error state\n      resolvedAt resolvedBy resolvedRole resolutionReason payload\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RetryParked($input: RetryParkedInput!) {\n    retryParked(input: $input) {\n      __typename\n      ... on ParkedResolution { projection aggregateId events { position state } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation RetryParked($input: RetryParkedInput!) {\n    retryParked(input: $input) {\n      __typename\n      ... on ParkedResolution { projection aggregateId events { position state } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation SkipParked($input: SkipParkedInput!) {\n    skipParked(input: $input) {\n      __typename\n      ... on ParkedResolution { projection aggregateId events { position state } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n"): (typeof documents)["\n  mutation SkipParked($input: SkipParkedInput!) {\n    skipParked(input: $input) {\n      __typename\n      ... on ParkedResolution { projection aggregateId events { position state } }\n      ... on ValidationError { issues { path message } }\n      ... on Error { message }\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query VerifyProjection($name: ProjectionName!) {\n    verifyProjection(name: $name) {\n      projection rowsChecked\n      differences { table key kind }\n      parked { aggregateType aggregateId events differences }\n    }\n  }\n"): (typeof documents)["\n  query VerifyProjection($name: ProjectionName!) {\n    verifyProjection(name: $name) {\n      projection rowsChecked\n      differences { table key kind }\n      parked { aggregateType aggregateId events differences }\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};

@@ -32,7 +32,7 @@ beforeAll(async () => {
   t = await createTestApp();
   // order_search fails on any order of the poison customer while the fault is on.
   const faulty = withPoisonedSearch(() => poisonCustomerId);
-  await t.startEngine({ projections: faulty, maxAttempts: 3, retryBaseMs: 10, pollMs: 100 });
+  await t.startEngine({ projections: faulty, onFailure: 'stall', maxAttempts: 3, retryBaseMs: 10, pollMs: 100 });
   server = await listen(t, t.yoga, { ready: () => readiness(t.pool, { maxLagMs: 600_000 }) });
   productId = (await givenProduct(t)).id;
 });

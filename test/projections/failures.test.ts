@@ -16,7 +16,7 @@ beforeAll(async () => {
   catalogue = await givenCatalogue(t.app, 4, 4);
   // order_search fails on any order of the poison customer while the fault is on.
   const faulty = withPoisonedSearch(() => poisonCustomerId);
-  await t.startEngine({ projections: faulty, maxAttempts: 3, retryBaseMs: 10, pollMs: 100 });
+  await t.startEngine({ projections: faulty, onFailure: 'stall', maxAttempts: 3, retryBaseMs: 10, pollMs: 100 });
 });
 afterAll(async () => t.close());
 

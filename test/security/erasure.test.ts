@@ -431,7 +431,7 @@ describe('eraseCustomer while a projection is stalled on an error that quotes th
             },
           },
     );
-    await t.startEngine({ projections: faulty, maxAttempts: 2, retryBaseMs: 10, pollMs: 100 });
+    await t.startEngine({ projections: faulty, onFailure: 'stall', maxAttempts: 2, retryBaseMs: 10, pollMs: 100 });
   });
   afterAll(async () => t.close());
 

@@ -112,7 +112,10 @@ export const SchemaRoot = graphql(`
 
 export const Projections = graphql(`
   query Projections {
-    projections { name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied }
+    projections {
+      name mode state position lagEvents lagMs lastError errorPosition retries eventsApplied
+      parkedEvents parkedAggregates unaccountedEvents auditedAt idleMs
+    }
   }
 `);
 
@@ -122,6 +125,47 @@ export const ResumeProjection = graphql(`
       __typename
       ... on ProjectionStatus { name state }
       ... on Error { message }
+    }
+  }
+`);
+
+export const ParkedEvents = graphql(`
+  query ParkedEvents($projection: ProjectionName!, $state: ParkedState, $first: Int) {
+    parkedEvents(projection: $projection, state: $state, first: $first) {
+      projection position aggregateType aggregateId aggregateVersion eventType reason error state
+      resolvedAt resolvedBy resolvedRole resolutionReason payload
+    }
+  }
+`);
+
+export const RetryParked = graphql(`
+  mutation RetryParked($input: RetryParkedInput!) {
+    retryParked(input: $input) {
+      __typename
+      ... on ParkedResolution { projection aggregateId events { position state } }
+      ... on ValidationError { issues { path message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const SkipParked = graphql(`
+  mutation SkipParked($input: SkipParkedInput!) {
+    skipParked(input: $input) {
+      __typename
+      ... on ParkedResolution { projection aggregateId events { position state } }
+      ... on ValidationError { issues { path message } }
+      ... on Error { message }
+    }
+  }
+`);
+
+export const VerifyProjection = graphql(`
+  query VerifyProjection($name: ProjectionName!) {
+    verifyProjection(name: $name) {
+      projection rowsChecked
+      differences { table key kind }
+      parked { aggregateType aggregateId events differences }
     }
   }
 `);

@@ -44,10 +44,12 @@ export async function caughtUp(pool: pg.Pool, names: readonly string[] = PROJECT
 export async function expectReadModelsMatchWriteTables(
   pool: pg.Pool,
   names: readonly ProjectionName[] = PROJECTION_NAMES,
+  options: { allowParked?: boolean } = {},
 ) {
   for (const name of names) {
     const report = await verifyProjection(pgSql(pool), name);
     expect(report.differences, `${name} differs from the write tables`).toEqual([]);
+    if (!options.allowParked) expect(report.parked, `${name} has parked events`).toEqual([]);
     expect(report.rowsChecked, `${name} checked no rows`).toBeGreaterThan(0);
   }
 }

@@ -28,7 +28,11 @@ export async function scrape(base: string): Promise<Scrape> {
   if (!response.headers.get('content-type')?.startsWith('text/plain')) {
     throw new Error(`/metrics content-type ${response.headers.get('content-type')}`);
   }
-  const text = await response.text();
+  return parseMetrics(await response.text());
+}
+
+/** Parses an exposition text (e.g. Metrics.render() in process). */
+export function parseMetrics(text: string): Scrape {
   const families = parsePrometheusTextFormat(text) as ParsedFamily[];
   // The parser folds a histogram's series into one unlabeled sample (prom2json keeps
   // labels only for unlabeled histograms), so labeled histograms are read a second

@@ -6,7 +6,7 @@ import { type AuditEvent, aggregateHistory } from '../../outbox/audit.ts';
 import { builder } from '../builder.ts';
 
 /** Support sees email-like actors and email fields masked; admins see everything whole. */
-function masked(subject: Subject | null, value: string): string {
+export function masked(subject: Subject | null, value: string): string {
   return subject?.role === 'admin' ? value : value.replace(/[^\s"@]+@[^\s"@]+/g, (email) => maskEmail(email));
 }
 

@@ -61,6 +61,19 @@ const ProjectionStatusRef = builder.objectRef<ProjectionStatus>('ProjectionStatu
     eventsApplied: t.exposeFloat('eventsApplied'),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     version: t.exposeInt('version', { description: 'Version of the projection code that built the live read model.' }),
+    parkedEvents: t.exposeInt('parkedEvents', { description: 'Events parked and not yet retried or skipped.' }),
+    parkedAggregates: t.exposeInt('parkedAggregates', { description: 'Aggregates those parked events hold back.' }),
+    unaccountedEvents: t.int({
+      nullable: true,
+      description:
+        'The no-skip audit: outbox events at or below the checkpoint it did not account for (applied, not relevant or parked). 0 unless an event was skipped; null before the first audit.',
+      resolve: (p) => p.audit?.unaccounted ?? null,
+    }),
+    auditedAt: t.field({ type: 'DateTime', nullable: true, resolve: (p) => p.audit?.auditedAt ?? null }),
+    lastBatchAt: t.expose('lastBatchAt', { type: 'DateTime', nullable: true }),
+    idleMs: t.exposeInt('idleMs', {
+      description: 'While events wait: ms since the last batch or the oldest waiting event, whichever is shorter.',
+    }),
     rebuild: t.field({
       type: RebuildStatusRef,
       nullable: true,
@@ -188,7 +201,7 @@ const RowDifferenceRef = builder.objectRef<RowDifference>('RowDifference').imple
   }),
 });
 
-const VerificationRef = builder.objectRef<VerificationReport>('VerificationReport').implement({
+export const VerificationRef = builder.objectRef<VerificationReport>('VerificationReport').implement({
   description: 'A read model compared with its recomputation from the write tables.',
   fields: (t) => ({
     projection: t.exposeString('projection'),

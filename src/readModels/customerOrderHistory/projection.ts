@@ -7,7 +7,7 @@ import type { Sql } from '../../db/sql.ts';
 import { type OrderLine, unitsOf } from '../../events/order.ts';
 import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
-import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
+import { applySetBased, type SetBasedModel, skipSetBased } from '../../projections/setBased.ts';
 import type { Table } from '../../projections/tables.ts';
 import { checks } from './verify.ts';
 
@@ -119,4 +119,5 @@ export const customerOrderHistoryProjection: Projection = {
   tables: ['customer_order_history'],
   checks,
   apply: (sql, events) => applySetBased(sql, customerOrderHistoryModel, events),
+  skip: (sql, events) => skipSetBased(sql, customerOrderHistoryModel, events),
 };

@@ -13,7 +13,7 @@
 import type { Sql } from '../../db/sql.ts';
 import { unitsOf } from '../../events/order.ts';
 import type { Projection } from '../../projections/projection.ts';
-import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
+import { applySetBased, type SetBasedModel, skipSetBased } from '../../projections/setBased.ts';
 import type { Table } from '../../projections/tables.ts';
 import { checks } from './verify.ts';
 
@@ -138,4 +138,5 @@ export const orderAnalyticsProjection: Projection = {
   tables: ['order_analytics', 'order_analytics_orders'],
   checks,
   apply: (sql, events) => applySetBased(sql, orderAnalyticsModel, events),
+  skip: (sql, events) => skipSetBased(sql, orderAnalyticsModel, events),
 };

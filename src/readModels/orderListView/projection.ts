@@ -11,7 +11,7 @@ import type { StoredEvent } from '../../outbox/append.ts';
 import { comparePositions, type Position } from '../../outbox/position.ts';
 import { type CustomerCopies, idKey } from '../../projections/customers.ts';
 import type { Projection, ReadModelChange } from '../../projections/projection.ts';
-import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
+import { applySetBased, type SetBasedModel, skipSetBased } from '../../projections/setBased.ts';
 import { selectList } from '../../projections/tables.ts';
 import { LINES_TABLE, LIST_TABLE, type ListRow } from './table.ts';
 import { checks } from './verify.ts';
@@ -133,6 +133,7 @@ export const orderListViewProjection: Projection = {
   tables: ['order_list_view', 'order_list_view_items'],
   checks,
   apply: (sql, events) => applySetBased(sql, orderListViewModel, events),
+  skip: (sql, events) => skipSetBased(sql, orderListViewModel, events),
   /**
    * Every row the batch's events are about, in its state now, whoever applied the event
    * (this batch, or an INLINE command before it). A row an INLINE command has already

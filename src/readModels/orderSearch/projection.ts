@@ -9,7 +9,7 @@ import { type OrderEvent, unitsOf } from '../../events/order.ts';
 import type { StoredEvent } from '../../outbox/append.ts';
 import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
-import { applySetBased, type SetBasedModel } from '../../projections/setBased.ts';
+import { applySetBased, type SetBasedModel, skipSetBased } from '../../projections/setBased.ts';
 import type { Table } from '../../projections/tables.ts';
 import { checks } from './verify.ts';
 
@@ -155,4 +155,5 @@ export const orderSearchProjection: Projection = {
   tables: ['order_search', 'order_search_terms'],
   checks,
   apply: (sql, events) => applySetBased(sql, orderSearchModel, events),
+  skip: (sql, events) => skipSetBased(sql, orderSearchModel, events),
 };

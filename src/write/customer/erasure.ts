@@ -12,8 +12,9 @@
 // - Idempotency records of the customer's orders (keys are the client's own text and
 //   may carry anything): deleted. A retry of such a createOrder afterwards is refused
 //   like any new order of an erased customer.
-// - Projection error texts (projection_checkpoints.last_error) quoting a name or email:
-//   the quote is replaced.
+// - Projection error texts (projection_checkpoints.last_error, parked_events.error) and
+//   operators' reasons for skipping parked events quoting a name or email: the quote is
+//   replaced.
 // The read models (and each projection's projection_customers copy) forget the customer
 // when they apply CustomerErased, which is later in the outbox order than any event that
 // could still carry the name: a batch in flight with an old payload is overwritten.
@@ -117,10 +118,12 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
     // Longest first, so an email is replaced whole before a name inside it.
     const sorted = [...values].sort((a, b) => b.length - a.length);
     const quoted = new RegExp(sorted.map(escapeRegExp).join('|'), 'gi');
+    // Matches a text (lowered) containing any of the values in $1, taken literally.
+    const QUOTES_ANY_VALUE = `LIKE ANY (
+          SELECT '%' || replace(replace(replace(v, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' FROM unnest($1::text[]) AS v)`;
     const errors = await tx.$queryRawUnsafe<{ name: string; last_error: string }[]>(
       `SELECT name, last_error FROM projection_checkpoints
-        WHERE last_error IS NOT NULL AND lower(last_error) LIKE ANY (
-          SELECT '%' || replace(replace(replace(v, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' FROM unnest($1::text[]) AS v)`,
+        WHERE last_error IS NOT NULL AND lower(last_error) ${QUOTES_ANY_VALUE}`,
       lowered,
     );
     for (const row of errors) {
@@ -129,6 +132,24 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
         row.name,
         row.last_error.replace(quoted, ERASED_MARK),
         row.last_error,
+      );
+    }
+    const parked = await tx.$queryRawUnsafe<
+      { projection: string; tx_id: string; seq: string; error: string | null; resolution_reason: string | null }[]
+    >(
+      `SELECT projection, tx_id::text AS tx_id, seq::text AS seq, error, resolution_reason FROM parked_events
+        WHERE lower(coalesce(error, '') || ' ' || coalesce(resolution_reason, '')) ${QUOTES_ANY_VALUE}`,
+      lowered,
+    );
+    for (const row of parked) {
+      projectionErrors += await tx.$executeRawUnsafe(
+        `UPDATE parked_events SET error = $4, resolution_reason = $5
+          WHERE projection = $1 AND tx_id = $2::xid8 AND seq = $3::bigint`,
+        row.projection,
+        row.tx_id,
+        row.seq,
+        row.error?.replace(quoted, ERASED_MARK) ?? null,
+        row.resolution_reason?.replace(quoted, ERASED_MARK) ?? null,
       );
     }
   }
