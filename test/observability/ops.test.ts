@@ -1,5 +1,6 @@
 // The /ops page in Chromium: every projection row, a verify, a screenshot
-// (test/.artifacts/ops.png), and a position that moves as soon as a command is applied.
+// (test/.artifacts/ops.png), a position that moves as soon as a command is applied, and
+// a parked event in its column.
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -84,6 +85,18 @@ describe('/ops', () => {
     await expect
       .poll(() => positionCell('order_list_view').textContent(), { timeout: 1_000, interval: 50 })
       .toBe(position);
+
+    // An event parked in a projection shows in its Parked column: here a stored event
+    // that cannot be decoded, which every projection parks (the default policy).
+    const parked = page.locator('tr[data-projection="order_search"] td.parked');
+    expect(await parked.textContent()).toBe('0');
+    await t.pool.query(
+      `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, schema_version, payload, actor)
+       VALUES (gen_random_uuid(), 'OrderCreated', 'Order', gen_random_uuid(), 1, 1, '"not an order"'::jsonb, 'test')`,
+    );
+    await expect.poll(() => parked.textContent(), { timeout: 30_000 }).toBe('1 (1)');
+    expect(await parked.getAttribute('class')).toContain('warn');
+    expect(await page.locator('tr[data-projection="order_search"] td.unaccounted').textContent()).toMatch(/^(—|0)$/);
     expect(pageErrors).toEqual([]);
   });
 });

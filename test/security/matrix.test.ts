@@ -80,6 +80,7 @@ const CASES: Record<Root, Record<string, (w: World, side: Side) => Op>> = {
     outbox: () => ({ query: '{ outbox { head } }' }),
     relays: () => ({ query: '{ relays { name lagEvents } }' }),
     verifyProjection: () => ({ query: '{ verifyProjection(name: order_analytics) { rowsChecked } }' }),
+    parkedEvents: () => ({ query: '{ parkedEvents(projection: order_analytics) { position } }' }),
   },
   Mutation: {
     createCustomer: () => ({
@@ -117,6 +118,14 @@ const CASES: Record<Root, Record<string, (w: World, side: Side) => Op>> = {
     }),
     rebuildProjection: () => ({
       query: `mutation { rebuildProjection(input: { name: order_analytics }) { ${FORBIDDEN_TYPENAME} } }`,
+    }),
+    retryParked: (w, s) => ({
+      query: `mutation($o: ID!) { retryParked(input: { projection: order_analytics, aggregateId: $o }) { ${FORBIDDEN_TYPENAME} } }`,
+      variables: { o: w[s].orderId },
+    }),
+    skipParked: (w, s) => ({
+      query: `mutation($o: ID!) { skipParked(input: { projection: order_analytics, aggregateId: $o, reason: "matrix" }) { ${FORBIDDEN_TYPENAME} } }`,
+      variables: { o: w[s].orderId },
     }),
   },
   Subscription: {
