@@ -9,6 +9,27 @@ import type { ApplyError } from './batch.ts';
 import { recordFailure } from './checkpoints.ts';
 import type { FailurePolicy } from './parking.ts';
 
+/**
+ * An error that says nothing about the event: the database rolled the batch back
+ * (serialization failure, deadlock), cancelled or lost it, or a concurrent INLINE
+ * command changed a row the batch had loaded (tables.ts). Retried without counting
+ * toward parking or stalling: a good event is never parked for a passing condition.
+ */
+export function isTransient(error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  if ((error as { transient?: unknown }).transient === true) return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || code.length !== 5) return false;
+  return (
+    code.startsWith('08') || // connection exception
+    code.startsWith('40') || // transaction rollback: serialization failure, deadlock
+    code.startsWith('53') || // insufficient resources (too many connections, out of memory)
+    code === '55P03' || // lock not available
+    code === '57014' || // query cancelled (statement timeout)
+    code.startsWith('57P') // server shutting down or restarting
+  );
+}
+
 export class Failures {
   private attempts = 0;
   /** The batch size to read next: the configured one, or 1 while narrowing down a failing event. */
@@ -42,6 +63,13 @@ export class Failures {
     error: ApplyError,
     policy: FailurePolicy,
   ): Promise<'retry' | 'stall' | 'park'> {
+    if (isTransient(error.original)) {
+      this.log.warn(
+        { err: error.original, projection: this.projection },
+        'projection batch hit a passing database condition; retrying',
+      );
+      return 'retry';
+    }
     this.attempts += 1;
     const single = this.limit === 1;
     this.limit = 1;

@@ -194,7 +194,10 @@ export async function insertRows<Row>(sql: Sql, table: Table<Row>, rows: object[
      ON CONFLICT (${conflict.join(', ')}) DO NOTHING`,
     params,
   );
-  if (table.strictInsert && inserted !== rows.length) throw new Error(`${table.name} changed during the batch`);
+  if (table.strictInsert && inserted !== rows.length) {
+    // A concurrent INLINE command created one of the rows: the batch is retried (see failures.ts isTransient).
+    throw Object.assign(new Error(`${table.name} changed during the batch`), { transient: true });
+  }
 }
 
 /** The unique key's columns: the insert's conflict target and what an update matches rows on. */
