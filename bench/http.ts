@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { TokenService } from '../src/auth/jwt.ts';
 import { benchChildren, summarize } from './support.ts';
@@ -115,6 +116,8 @@ export interface LoadResult {
   errors: number;
   perSecond: number;
   latencyMs: ReturnType<typeof summarize>;
+  /** The load generator's own CPU (this process) as a share of the machine's cores over the run. */
+  generatorCpuShare?: number;
 }
 
 /**
@@ -176,18 +179,21 @@ export async function load(options: {
       req.end(body);
     });
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: options.concurrency }, async () => {
       while (performance.now() < end) await one();
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   agent.destroy();
   return {
     requests: latencies.length,
     errors,
     perSecond: Math.round(latencies.length / elapsed),
     latencyMs: summarize(latencies),
+    generatorCpuShare: Math.round(((cpu.user + cpu.system) / 1e6 / elapsed / cpus().length) * 100) / 100,
   };
 }
 
