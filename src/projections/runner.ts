@@ -226,7 +226,7 @@ export class Runner {
     const checkpoint = await lockCheckpoint(sql, this.checkpointName);
     const [event] = checkpoint ? await readCommitted(sql, checkpoint.position, 1) : [];
     const ours = !leases || (await leaseHeld(client, name, leases.owner));
-    if (!checkpoint || checkpoint.state !== 'LIVE' || !ours || !event || comparePositions(event.position, error.at)) {
+    if (checkpoint?.state !== 'LIVE' || !ours || !event || comparePositions(event.position, error.at)) {
       await client.query('ROLLBACK');
       return { kind: 'retry' };
     }
