@@ -45,6 +45,8 @@ export interface Config {
   readyMaxIdleMs: number;
   /** What a projection does with an event it cannot apply after its retries (PROJECTION_ON_FAILURE). */
   projectionOnFailure: { default: FailurePolicy; byProjection: Record<string, FailurePolicy> };
+  /** Largest batch while a projection catches up (PROJECTION_MAX_BATCH_SIZE, default 8 × the batch size). */
+  projectionMaxBatchSize: number;
   /** How often the no-skip audit compares each checkpoint's account with the outbox (PROJECTION_AUDIT_MS). */
   projectionAuditMs: number;
   /** Abuse limits on GraphQL operations (graphql/limits.ts). */
@@ -238,6 +240,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     poolSize: intFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', PROJECTION_BATCH_SIZE, 1, 100_000),
     projectionPollMs: intFrom(env, 'PROJECTION_POLL_MS', 1000, 10, 60_000),
+    projectionMaxBatchSize: intFrom(
+      env,
+      'PROJECTION_MAX_BATCH_SIZE',
+      8 * intFrom(env, 'PROJECTION_BATCH_SIZE', PROJECTION_BATCH_SIZE, 1, 100_000),
+      1,
+      100_000,
+    ),
     outboxNotify: notifyMode(env.OUTBOX_NOTIFY),
     projectionLeaseMs: intFrom(env, 'PROJECTION_LEASE_MS', 5000, 300, 600_000),
     projectionLeases: (env.PROJECTION_LEASES ?? 'on') !== 'off',

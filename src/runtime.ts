@@ -62,6 +62,7 @@ export function createEngine(
     metrics: app.metrics,
     projections: ALL_PROJECTIONS,
     batchSize: app.config.projectionBatchSize,
+    maxBatchSize: app.config.projectionMaxBatchSize,
     pollMs: app.config.projectionPollMs,
     onFailure: (name) => failurePolicy(app.config, name),
     auditMs: app.config.projectionAuditMs,

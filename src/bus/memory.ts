@@ -7,6 +7,8 @@ export function createMemoryBus(): Bus {
   emitter.setMaxListeners(0);
   return {
     async publish(channel, message) {
+      // Nobody listens (a projector catching up with no subscriber in this process): no copy.
+      if (emitter.listenerCount(channel) === 0) return;
       const copy = JSON.parse(JSON.stringify(message));
       emitter.emit(channel, copy);
     },

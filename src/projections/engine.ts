@@ -28,6 +28,8 @@ export interface EngineOptions {
   bus: Bus;
   projections: Projection[];
   batchSize?: number;
+  /** Largest batch while catching up (default 8 × batchSize): full batches double the next one. */
+  maxBatchSize?: number;
   /** Poll fallback when no NOTIFY arrives. */
   pollMs?: number;
   /** Attempts on one event before the projection goes STALLED. */
@@ -65,6 +67,7 @@ export class ProjectionEngine implements RunnerHost {
       log: options.log,
       bus: options.bus,
       batchSize: options.batchSize ?? PROJECTION_BATCH_SIZE,
+      maxBatchSize: options.maxBatchSize ?? 8 * (options.batchSize ?? PROJECTION_BATCH_SIZE),
       pollMs: options.pollMs ?? 1000,
       maxAttempts: options.maxAttempts ?? 5,
       retryBaseMs: options.retryBaseMs ?? 50,

@@ -36,7 +36,7 @@ export class Failures {
   limit: number;
 
   constructor(
-    private readonly options: { batchSize: number; maxAttempts: number; retryBaseMs: number },
+    private readonly options: { batchSize: number; maxBatchSize?: number; maxAttempts: number; retryBaseMs: number },
     private readonly log: Logger,
     private readonly projection: string,
   ) {
@@ -48,9 +48,19 @@ export class Failures {
     return Math.min(this.options.retryBaseMs * 2 ** Math.min(this.attempts, 6), 5_000);
   }
 
-  succeeded(): void {
+  /**
+   * After a committed batch of `count` events: a full batch means the projection is
+   * behind, so the next one may be twice as large, up to maxBatchSize (fewer
+   * transactions and statements per event while catching up); a batch that was not
+   * full means it is near the head, and the next one is the configured size again.
+   */
+  succeeded(count?: number): void {
     this.attempts = 0;
-    this.limit = this.options.batchSize;
+    const max = this.options.maxBatchSize ?? this.options.batchSize;
+    this.limit =
+      count !== undefined && count >= this.limit && this.limit > 1
+        ? Math.min(this.limit * 2, Math.max(max, this.options.batchSize))
+        : this.options.batchSize;
   }
 
   /**

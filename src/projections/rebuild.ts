@@ -107,7 +107,22 @@ export async function startRebuild(
     const schema = shadowSchema(projection.name, inserted.rows[0]!.run_id);
     await client.query(`CREATE SCHEMA ${schema}`);
     for (const table of [...projection.tables, 'projection_customers']) {
-      await client.query(`CREATE TABLE ${schema}.${table} (LIKE public.${table} INCLUDING ALL)`);
+      // Bulk load: the shadow starts with its keys only (primary keys and unique
+      // constraints, which the batches' lookups and ON CONFLICT need); secondary
+      // indexes (search's GIN and trigram ones above all) are built once it has caught
+      // up, before the swap (buildDeferredIndexes), instead of row by row.
+      await client.query(`CREATE TABLE ${schema}.${table} (LIKE public.${table} INCLUDING ALL EXCLUDING INDEXES)`);
+      const keys = await client.query<{ name: string; def: string }>(
+        `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+          WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname`,
+        [`public.${table}`],
+      );
+      for (const key of keys.rows) {
+        await client.query(`ALTER TABLE ${schema}.${table} ADD CONSTRAINT ${key.name} ${key.def}`);
+      }
+      for (const index of await indexesToDefer(client, table, true)) {
+        await client.query(onSchema(index.def, table, schema));
+      }
     }
     await client.query(
       `INSERT INTO projection_checkpoints (name) VALUES ($1)
@@ -124,6 +139,62 @@ export async function startRebuild(
   } finally {
     client.release();
   }
+}
+
+/** The indexes of public `table` not behind a constraint: unique ones (`unique`) or the others. */
+async function indexesToDefer(
+  client: pg.ClientBase,
+  table: string,
+  unique: boolean,
+): Promise<{ name: string; def: string }[]> {
+  const { rows } = await client.query<{ name: string; def: string }>(
+    `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def
+       FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
+      WHERE i.indrelid = $1::regclass AND i.indisunique = $2
+        AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid)
+      ORDER BY c.relname`,
+    [`public.${table}`, unique],
+  );
+  return rows;
+}
+
+/** An index definition of public `table` made for the same table in `schema` (same name there). */
+function onSchema(def: string, table: string, schema: string): string {
+  return def
+    .replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX IF NOT EXISTS ')
+    .replace(` ON public.${table} `, ` ON ${schema}.${table} `)
+    .replace(` ON ONLY public.${table} `, ` ON ONLY ${schema}.${table} `);
+}
+
+/**
+ * Builds a caught-up shadow's secondary indexes (left out while it loaded, see
+ * startRebuild), one statement per index over the whole table, before the swap.
+ * Idempotent: a run that stopped halfway builds the rest.
+ */
+export async function buildDeferredIndexes(pool: pg.Pool, projection: Projection, runId: string): Promise<number> {
+  const schema = shadowSchema(projection.name, runId);
+  const client = await pool.connect();
+  let built = 0;
+  try {
+    for (const table of [...projection.tables, 'projection_customers']) {
+      const present = new Set(
+        (
+          await client.query<{ name: string }>(
+            'SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = $2',
+            [schema, table],
+          )
+        ).rows.map((r) => r.name),
+      );
+      for (const index of await indexesToDefer(client, table, false)) {
+        if (present.has(index.name)) continue;
+        await client.query(onSchema(index.def, table, schema));
+        built += 1;
+      }
+    }
+  } finally {
+    client.release();
+  }
+  return built;
 }
 
 /**

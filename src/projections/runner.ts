@@ -20,13 +20,15 @@ import { type LeaseManager, leaseHeld } from './leases.ts';
 import { type FailurePolicy, park } from './parking.ts';
 import type { Projection } from './projection.ts';
 import { BatchPublisher } from './publisher.ts';
-import { type RebuildState, shadowCheckpoint, swapIn } from './rebuild.ts';
+import { buildDeferredIndexes, type RebuildState, shadowCheckpoint, swapIn } from './rebuild.ts';
 
 export interface RunnerOptions {
   pool: pg.Pool;
   log: Logger;
   bus: Bus;
   batchSize: number;
+  /** Largest batch while catching up (full batches double the next one up to this). */
+  maxBatchSize?: number;
   pollMs: number;
   maxAttempts: number;
   retryBaseMs: number;
@@ -57,6 +59,8 @@ export class Runner {
   /** The committed checkpoint as this runner last saw it. */
   position: Position | undefined;
   finished = false;
+  /** The last batch read as many events as it asked for: more are waiting. */
+  private lastBatchFull = false;
 
   constructor(
     private readonly host: RunnerHost,
@@ -99,7 +103,7 @@ export class Runner {
       if (result.kind === 'applied') {
         this.idleDelay = 5;
         this.host.wakeOthers(this);
-        if (result.count === this.failures.limit) continue;
+        if (this.lastBatchFull) continue;
         await this.sleep(0);
         continue;
       }
@@ -118,6 +122,8 @@ export class Runner {
   /** A shadow caught up with the committed outbox: swap it in. True when this runner is done. */
   private async trySwap(): Promise<boolean> {
     try {
+      const built = await buildDeferredIndexes(this.options.pool, this.projection, this.rebuildRun!.runId);
+      if (built) this.options.log.info({ projection: this.projection.name, indexes: built }, 'rebuild indexes built');
       const swap = await swapIn(this.options.pool, this.projection, this.rebuildRun!.runId, this.options.batchSize);
       if (swap === 'gone') this.finished = true;
       if (swap === 'swapped') {
@@ -167,7 +173,8 @@ export class Runner {
       if (result.kind === 'unleased') void leases?.tick();
       if (result.kind !== 'applied') return result;
       this.position = result.to;
-      this.failures.succeeded();
+      this.lastBatchFull = result.count >= this.failures.limit;
+      this.failures.succeeded(result.count);
       this.host.metrics?.batchSize.observe({ projection: name }, result.count);
       this.host.metrics?.batchDuration.observe({ projection: name }, (performance.now() - started) / 1000);
       const span = batch.span!;
@@ -234,6 +241,7 @@ export class Runner {
     await advanceCheckpoint(sql, this.checkpointName, event.position, 1);
     await client.query('COMMIT');
     this.failures.succeeded();
+    this.lastBatchFull = true;
     this.position = event.position;
     this.host.metrics?.eventsParked.inc({ projection: name });
     this.options.log.warn(

@@ -8,7 +8,7 @@ import { ALL_PROJECTIONS } from '../../src/readModels/registry.ts';
 import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { spawnProjector, waitForOutput } from '../support/processes.ts';
-import { caughtUp, until } from '../support/projections.ts';
+import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/projections.ts';
 import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
 
 const Rebuild = graphql(`
@@ -121,6 +121,52 @@ describe('rebuildProjection under continuous writes', () => {
     await t.gql(Rebuild, { name: 'order_list_view' });
     await rebuildDone(t, 'order_list_view');
     expect((await t.gql(Verify, { name: 'order_list_view' })).data!.verifyProjection.differences).toEqual([]);
+  });
+});
+
+/** Every index and constraint of a projection's tables, as PostgreSQL would recreate them. */
+async function tableShapes(t: TestApp, tables: string[]) {
+  const indexes = await t.pool.query<{ tablename: string; indexname: string; indexdef: string }>(
+    `SELECT tablename, indexname, indexdef FROM pg_indexes
+      WHERE schemaname = 'public' AND tablename = ANY($1::text[]) ORDER BY tablename, indexname`,
+    [tables],
+  );
+  const constraints = await t.pool.query<{ table: string; conname: string; def: string }>(
+    `SELECT conrelid::regclass::text AS table, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conrelid = ANY(SELECT ('public.' || t)::regclass FROM unnest($1::text[]) AS t) ORDER BY 1, 2`,
+    [tables],
+  );
+  return { indexes: indexes.rows, constraints: constraints.rows };
+}
+
+describe('a bulk rebuild (secondary indexes built after the load)', () => {
+  let t: TestApp;
+  let catalogue: Catalogue;
+  beforeAll(async () => {
+    t = await createTestApp();
+    catalogue = await givenCatalogue(t.app, 6, 6);
+    await runWorkload(t.app, catalogue, { writers: 4, commandsPerWriter: 40 });
+    await t.startEngine({ batchSize: 50 });
+    await caughtUp(t.pool);
+  });
+  afterAll(async () => t.close());
+
+  it('swaps in tables with the same indexes and constraints as the live ones, and verifies clean', async () => {
+    const search = ALL_PROJECTIONS.find((p) => p.name === 'order_search')!;
+    const before = await tableShapes(t, search.tables);
+    expect(before.indexes.some((i) => /USING gin/.test(i.indexdef))).toBe(true);
+    let running = true;
+    const writer = runWorkload(t.app, catalogue, { writers: 1, commandsPerWriter: 100_000, stop: () => !running });
+    await t.gql(Rebuild, { name: 'order_search' });
+    await rebuildDone(t, 'order_search');
+    running = false;
+    await writer;
+    // The shadow loaded without its secondary indexes and built them once caught up.
+    const built = t.logs.find((l) => l.msg === 'rebuild indexes built' && l.projection === 'order_search');
+    expect(Number(built?.indexes)).toBeGreaterThan(0);
+    expect(await tableShapes(t, search.tables)).toEqual(before);
+    await caughtUp(t.pool);
+    await expectReadModelsMatchWriteTables(t.pool, ['order_search']);
   });
 });
 
