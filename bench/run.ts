@@ -139,9 +139,25 @@ function catchUpRow(replay: Record<string, unknown>, write: Record<string, unkno
   const commandRate =
     (write?.maxCommandsPerSecond as number | undefined) ?? (replay.sustainedCommandsPerSecond as number);
   const ratio = Math.round((slowest / commandRate) * 10) / 10;
+  const rebuild = replay.rebuild as
+    | {
+        perProjection: Record<string, { eventsPerSecond: number }>;
+        slowestEventsPerSecond: number;
+        tablesDifferingFromTheLiveReplay: string[];
+      }
+    | undefined;
+  const rebuildText = rebuild
+    ? `; as rebuilds (shadow, indexes after the load) slowest ${rebuild.slowestEventsPerSecond} events/s (${Object.entries(
+        rebuild.perProjection,
+      )
+        .map(([n, r]) => `${n} ${r.eventsPerSecond}`)
+        .join(
+          ', ',
+        )}), ${rebuild.tablesDifferingFromTheLiveReplay.length ? `tables differing from the live replay: ${rebuild.tablesDifferingFromTheLiveReplay.join(', ')}` : 'every table identical to the live replay'}`
+    : '';
   return {
     row: 'catch-up',
-    figure: `slowest projection ${slowest} events/s (${rates.map(([n, r]) => `${n} ${r}`).join(', ')}); ${replay.events} events`,
+    figure: `slowest projection ${slowest} events/s (${rates.map(([n, r]) => `${n} ${r}`).join(', ')}); ${replay.events} events${rebuildText}`,
     baseline: `max sustained command rate ${commandRate}/s${write?.maxCommandsPerSecond ? ' (write)' : ' (replay run)'}`,
     ratio,
     goal: '≥ 10× and ≥ 20,000 events/s',
