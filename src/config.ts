@@ -47,6 +47,8 @@ export interface Config {
   projectionOnFailure: { default: FailurePolicy; byProjection: Record<string, FailurePolicy> };
   /** Largest batch while a projection catches up (PROJECTION_MAX_BATCH_SIZE, default 8 × the batch size). */
   projectionMaxBatchSize: number;
+  /** The read-model response cache (graphql/readCache.ts): READ_CACHE_MAX_ENTRIES (0: off), READ_CACHE_TTL_MS. */
+  readCache: { maxEntries: number; ttlMs: number };
   /** How often the no-skip audit compares each checkpoint's account with the outbox (PROJECTION_AUDIT_MS). */
   projectionAuditMs: number;
   /** Abuse limits on GraphQL operations (graphql/limits.ts). */
@@ -254,6 +256,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     readyMaxIdleMs: intFrom(env, 'READY_MAX_IDLE_MS', 30_000, 0, 86_400_000),
     projectionOnFailure: parseOnFailure(env.PROJECTION_ON_FAILURE),
     projectionAuditMs: intFrom(env, 'PROJECTION_AUDIT_MS', 30_000, 100, 86_400_000),
+    readCache: {
+      maxEntries: intFrom(env, 'READ_CACHE_MAX_ENTRIES', 0, 0, 1_000_000),
+      ttlMs: intFrom(env, 'READ_CACHE_TTL_MS', 1000, 1, 60_000),
+    },
     limits: {
       maxDepth: intFrom(env, 'MAX_QUERY_DEPTH', 10, 1, 1000),
       maxAliases: intFrom(env, 'MAX_QUERY_ALIASES', 15, 0, 10_000),

@@ -14,6 +14,7 @@ import type { GraphQLContext } from './context.ts';
 import { LiveEngine, type SseChannel, type WsTarget } from './delivery.ts';
 import { useLimits } from './limits.ts';
 import { useObservability } from './observability.ts';
+import { ReadCache } from './readCache.ts';
 import { schema } from './schema.ts';
 
 export interface RequestScope {
@@ -130,6 +131,8 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
       useRequireSubject(),
       ...useLimits(app.config.limits, app.rateLimitStore),
       useReadModelFreshness(),
+      // After the freshness extension, so a cached answer gets it too.
+      new ReadCache(app.config.readCache).plugin(),
       // Last: subscribers join the delivery engine only after every check above passed for them.
       new LiveEngine(app.config.live).plugin(),
     ],

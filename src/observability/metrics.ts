@@ -133,6 +133,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly readCache = new Counter({
+    name: 'parallax_read_cache_total',
+    help: 'Cacheable read-model queries by outcome: hit (answered from the read cache) or miss (executed).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly eventsParked = new Counter({
     name: 'parallax_projection_events_parked_total',
     help: 'Events a projection parked because they failed after their retries (events parked behind them not counted).',

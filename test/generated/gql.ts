@@ -27,6 +27,7 @@ type Documents = {
     "\n  query Suggest($prefix: String!, $limit: Int) { autocomplete(prefix: $prefix, limit: $limit) { term kind orders } }\n": typeof types.SuggestDocument,
     "\n  query History($customerId: ID!, $first: Int, $after: String) {\n    customerOrderHistory(customerId: $customerId, first: $first, after: $after) {\n      nodes { orderId summary { status totalCents customerName lineCount } itemsPreview { lineNo sku } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.HistoryDocument,
     "\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n": typeof types.AnalyticsDocument,
+    "\n  query CachedPage($customerId: ID, $consistency: ConsistencyInput) {\n    orders(first: 50, filter: { customerId: $customerId }, consistency: $consistency) {\n      nodes { id customerId customerEmail }\n    }\n  }\n": typeof types.CachedPageDocument,
     "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n": typeof types.PlaceOrderDocument,
     "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n": typeof types.OrderByIdDocument,
     "\n  query ErasureOrders($filter: OrderFilter) {\n    orders(first: 200, filter: $filter) {\n      nodes { id customerId customerName customerEmail status totalCents itemCount }\n    }\n  }\n": typeof types.ErasureOrdersDocument,
@@ -69,6 +70,7 @@ const documents: Documents = {
     "\n  query Suggest($prefix: String!, $limit: Int) { autocomplete(prefix: $prefix, limit: $limit) { term kind orders } }\n": types.SuggestDocument,
     "\n  query History($customerId: ID!, $first: Int, $after: String) {\n    customerOrderHistory(customerId: $customerId, first: $first, after: $after) {\n      nodes { orderId summary { status totalCents customerName lineCount } itemsPreview { lineNo sku } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.HistoryDocument,
     "\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n": types.AnalyticsDocument,
+    "\n  query CachedPage($customerId: ID, $consistency: ConsistencyInput) {\n    orders(first: 50, filter: { customerId: $customerId }, consistency: $consistency) {\n      nodes { id customerId customerEmail }\n    }\n  }\n": types.CachedPageDocument,
     "\n  mutation PlaceOrder($input: CreateOrderInput!, $consistency: MutationConsistencyInput) {\n    createOrder(input: $input, consistency: $consistency) {\n      __typename\n      ... on OrderPayload { position order { id } }\n    }\n  }\n": types.PlaceOrderDocument,
     "\n  query OrderById($id: ID!, $consistency: ConsistencyInput) {\n    order(id: $id, consistency: $consistency) { id status totalCents customerName items { sku quantity } }\n  }\n": types.OrderByIdDocument,
     "\n  query ErasureOrders($filter: OrderFilter) {\n    orders(first: 200, filter: $filter) {\n      nodes { id customerId customerName customerEmail status totalCents itemCount }\n    }\n  }\n": types.ErasureOrdersDocument,
@@ -164,6 +166,10 @@ export function graphql(source: "\n  query History($customerId: ID!, $first: Int
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n"): (typeof documents)["\n  query Analytics($from: DateTime!, $to: DateTime!) {\n    orderAnalytics(from: $from, to: $to, bucket: DAY) { bucketStart status orderCount revenueCents itemsSold }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query CachedPage($customerId: ID, $consistency: ConsistencyInput) {\n    orders(first: 50, filter: { customerId: $customerId }, consistency: $consistency) {\n      nodes { id customerId customerEmail }\n    }\n  }\n"): (typeof documents)["\n  query CachedPage($customerId: ID, $consistency: ConsistencyInput) {\n    orders(first: 50, filter: { customerId: $customerId }, consistency: $consistency) {\n      nodes { id customerId customerEmail }\n    }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
