@@ -44,6 +44,28 @@ export interface ReadyCheck {
 export interface HttpOptions {
   yoga?: YogaServerInstance<object, GraphQLContext>;
   ready: () => Promise<ReadyCheck>;
+  /** /ready answers 503 DATABASE_UNAVAILABLE when its checks take longer (default 5 s). */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * The readiness checks, or a failed database check once `timeoutMs` have passed: a
+ * probe always gets an answer, also while PostgreSQL accepts connections but does not
+ * answer them (starting, shutting down, a network partition).
+ */
+function readyWithin(check: () => Promise<ReadyCheck>, timeoutMs: number): Promise<ReadyCheck> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<ReadyCheck>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          ready: false,
+          checks: { database: { ok: false, code: 'DATABASE_UNAVAILABLE', detail: { timeoutMs } } },
+        }),
+      timeoutMs,
+    );
+  });
+  return Promise.race([check(), timedOut]).finally(() => clearTimeout(timer));
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -282,7 +304,7 @@ export function createHttpServer(app: App, options: HttpOptions): Server {
         if (path === '/health') {
           sendJson(res, 200, { status: 'ok', role: app.config.role });
         } else if (path === '/ready') {
-          const report = await options.ready();
+          const report = await readyWithin(options.ready, options.readyTimeoutMs ?? 5_000);
           sendJson(res, report.ready ? 200 : 503, report);
         } else if (path === '/metrics') {
           if (!metricsAllowed(app.config.metricsToken, req.headers.authorization)) {

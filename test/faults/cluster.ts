@@ -192,7 +192,10 @@ export class FaultCluster {
   async ready(api: ApiProcess): Promise<number> {
     // A fresh connection each time: a kept-alive one may be closed by the server just as it is reused.
     try {
-      const response = await fetch(`http://127.0.0.1:${api.port}/ready`, { headers: { connection: 'close' } });
+      const response = await fetch(`http://127.0.0.1:${api.port}/ready`, {
+        headers: { connection: 'close' },
+        signal: AbortSignal.timeout(15_000),
+      });
       await response.arrayBuffer();
       return response.status;
     } catch {

@@ -102,6 +102,21 @@ describe('/ready', () => {
     expect((await ready()).status).toBe(200);
   });
 
+  it('answers 503 DATABASE_UNAVAILABLE when the checks do not answer in time', async () => {
+    // A database that accepts the connection and never answers: the probe still gets an answer.
+    const hung = await listen(t, t.yoga, { ready: () => new Promise(() => {}), readyTimeoutMs: 300 });
+    try {
+      const response = await fetch(`${hung.base}/ready`);
+      expect(response.status).toBe(503);
+      expect(await response.json()).toEqual({
+        ready: false,
+        checks: { database: { ok: false, code: 'DATABASE_UNAVAILABLE', detail: { timeoutMs: 300 } } },
+      });
+    } finally {
+      await hung.close();
+    }
+  });
+
   it('answers /health while the process is alive', async () => {
     const response = await fetch(`${server.base}/health`);
     expect(response.status).toBe(200);

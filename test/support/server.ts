@@ -12,6 +12,7 @@ import type { TestApp } from './app.ts';
 export interface ListenOptions {
   /** What /ready answers (default: always ready; pass `() => readiness(t.pool, …)` for the real check). */
   ready?: () => Promise<ReadyCheck>;
+  readyTimeoutMs?: number;
 }
 
 export type TestServer = Awaited<ReturnType<typeof listen>>;
@@ -21,6 +22,7 @@ export async function listen(t: TestApp, yoga = t.yoga, options: ListenOptions =
   const server = createHttpServer(t.app, {
     yoga,
     ready: options.ready ?? (async () => ({ ready: true, checks: {} })),
+    ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}),
   });
   const ws = attachWebSocket(t.app, server, yoga);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
