@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { CreateOrder } from '../support/documents.ts';
-import { parseMetrics } from '../support/prometheus.ts';
 import { caughtUp } from '../support/projections.ts';
+import { parseMetrics } from '../support/prometheus.ts';
 import { type Catalogue, givenCatalogue } from '../support/workload.ts';
 
 const Page = graphql(`
