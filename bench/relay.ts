@@ -9,6 +9,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { RelayConfig } from '../src/config.ts';
+import { money } from '../src/events/order.ts';
 import type { StoredEvent } from '../src/outbox/append.ts';
 import { bodyOf, HEADERS, headersOf, subjectOf } from '../src/relay/message.ts';
 import type { OutboxRelay } from '../src/relay/relay.ts';
@@ -184,7 +185,7 @@ function syntheticEvent(i: number): StoredEvent {
       data: {
         orderId,
         customerId: randomUUID(),
-        totalCents: 4200,
+        total: money(4200),
         createdAt: new Date().toISOString(),
         items: [
           {
@@ -193,7 +194,7 @@ function syntheticEvent(i: number): StoredEvent {
             sku: 'W-1',
             productName: 'Widget 1',
             quantity: 2,
-            unitPriceCents: 2100,
+            unitPrice: money(2100),
           },
         ],
       },

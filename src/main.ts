@@ -10,9 +10,11 @@ import { createMemoryBus } from './bus/memory.ts';
 import { createRedisBus, createRedisClient } from './bus/redis.ts';
 import { assertServiceSecret, ConfigError, loadConfig } from './config.ts';
 import { openDatabase } from './db/database.ts';
+import { pgSql } from './db/sql.ts';
 import { createGraphQLServer } from './graphql/yoga.ts';
 import { createLogger } from './observability/logger.ts';
 import { startTracing } from './observability/tracing.ts';
+import { checkEventVersions, EventVersionError } from './outbox/reader.ts';
 import { PositionWatcher } from './read/consistency.ts';
 import { completeAllStreams } from './readModels/orderListView/live.ts';
 import { createApp, createEngine, createRelay } from './runtime.ts';
@@ -29,6 +31,8 @@ async function main(): Promise<void> {
   assertServiceSecret(config);
   const jwtSecret = config.jwtSecret ?? randomBytes(32).toString('base64url');
   const db = await openDatabase(config, log);
+  // Before anything reads the outbox: every stored event version can be read in its current shape.
+  await checkEventVersions(pgSql(db.pool));
   const namespace = `parallax:${decodeURIComponent(new URL(db.url).pathname.slice(1))}`;
   const bus = config.redisUrl
     ? createRedisBus(config.redisUrl, log, namespace, {
@@ -139,6 +143,7 @@ async function main(): Promise<void> {
 
 main().catch((error) => {
   if (error instanceof ConfigError) console.error(`configuration error: ${error.message}`);
+  else if (error instanceof EventVersionError) console.error(`event versions: ${error.message}`);
   else console.error(error);
   process.exit(1);
 });

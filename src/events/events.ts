@@ -15,14 +15,18 @@ export interface PendingEvent<E extends DomainEvent = DomainEvent> {
   event: E;
 }
 
-/** Schema version of each event's payload; bump when a payload's shape changes. */
+/**
+ * Schema version of each event's payload, as new events are written. Bump it when a
+ * payload's shape changes, and register the upcaster from the previous version in
+ * upcasters.ts: stored events of every older version are read in the current shape.
+ */
 export const SCHEMA_VERSIONS: Record<DomainEvent['type'], number> = {
   CustomerCreated: 1,
   CustomerRenamed: 1,
   CustomerErased: 1,
   ProductCreated: 1,
-  OrderCreated: 1,
-  OrderItemAdded: 1,
+  OrderCreated: 2,
+  OrderItemAdded: 2,
   OrderStatusChanged: 1,
   OrderCancelled: 1,
 };

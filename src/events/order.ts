@@ -2,23 +2,39 @@
 export const ORDER_STATUSES = ['PENDING', 'CONFIRMED', 'SHIPPED', 'DELIVERED', 'CANCELLED'] as const;
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
-/** An order line as events carry it: product facts are copied in (products never change). */
+/** An amount of money: integer minor units and an ISO 4217 currency code. */
+export interface Money {
+  amountCents: number;
+  currency: string;
+}
+
+/** The one currency the catalogue prices in (events carry it, so another can follow). */
+export const CURRENCY = 'EUR';
+
+export const money = (amountCents: number, currency = CURRENCY): Money => ({ amountCents, currency });
+
+/**
+ * An order line as events carry it: product facts are copied in (products never change).
+ * Schema version 2: `unitPrice` is Money (version 1 had `unitPriceCents`; see upcasters.ts).
+ */
 export interface OrderLine {
   lineNo: number;
   productId: string;
   sku: string;
   productName: string;
   quantity: number;
-  unitPriceCents: number;
+  unitPrice: Money;
 }
 
+/** Schema version 2: `total` is Money (version 1 had `totalCents`). */
 export interface OrderCreated {
   type: 'OrderCreated';
-  data: { orderId: string; customerId: string; items: OrderLine[]; totalCents: number; createdAt: string };
+  data: { orderId: string; customerId: string; items: OrderLine[]; total: Money; createdAt: string };
 }
+/** Schema version 2: `total` and the line's `unitPrice` are Money. */
 export interface OrderItemAdded {
   type: 'OrderItemAdded';
-  data: { orderId: string; item: OrderLine; totalCents: number };
+  data: { orderId: string; item: OrderLine; total: Money };
 }
 export interface OrderStatusChanged {
   type: 'OrderStatusChanged';

@@ -50,7 +50,7 @@ function cacheability(
   operationName: string | null | undefined,
 ): { tokenVariables: string[] } | false {
   const op = getOperationAST(document, operationName ?? undefined);
-  if (!op || op.operation !== 'query' || op.directives?.length) return false;
+  if (op?.operation !== 'query' || op.directives?.length) return false;
   const tokenVariables: string[] = [];
   for (const s of op.selectionSet.selections) {
     if (s.kind !== Kind.FIELD || !READ_MODEL_FIELDS.has(s.name.value) || s.directives?.length) return false;

@@ -12,7 +12,10 @@ export const OUTBOX_CHANNEL = 'parallax_outbox';
 export interface StoredEvent<E extends DomainEvent = DomainEvent> extends PendingEvent<E> {
   position: Position;
   eventId: string;
+  /** The payload's schema version as read: its type's current one (after upcasting). */
   schemaVersion: number;
+  /** The version the payload was stored at (older ones are upcast on read; see events/upcasters.ts). */
+  storedSchemaVersion?: number;
   occurredAt: Date;
   actor: string | null;
   traceContext: Record<string, string> | null;

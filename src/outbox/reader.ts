@@ -12,6 +12,7 @@
 
 import type { Sql } from '../db/sql.ts';
 import type { DomainEvent } from '../events/events.ts';
+import { upcast, upcastProblem } from '../events/upcasters.ts';
 import type { StoredEvent } from './append.ts';
 import type { Position } from './position.ts';
 
@@ -61,6 +62,19 @@ function decodePayload(row: OutboxRow): { data: unknown; error?: string } {
  */
 export function toStoredEvent(row: OutboxRow): StoredEvent {
   const payload = decodePayload(row);
+  // In its type's current shape (events/upcasters.ts); a payload no upcaster can take
+  // fails like one that cannot be decoded: on that event, for whoever must use it.
+  let schemaVersion = row.schema_version;
+  if (!payload.error) {
+    try {
+      const current = upcast(row.event_type, row.schema_version, payload.data as Record<string, unknown>);
+      payload.data = current.data;
+      schemaVersion = current.version;
+    } catch (error) {
+      payload.data = undefined;
+      payload.error = error instanceof Error ? error.message : String(error);
+    }
+  }
   return {
     aggregateType: row.aggregate_type as StoredEvent['aggregateType'],
     aggregateId: row.aggregate_id,
@@ -68,7 +82,8 @@ export function toStoredEvent(row: OutboxRow): StoredEvent {
     event: { type: row.event_type, data: payload.data } as DomainEvent,
     position: { txId: BigInt(row.tx_id), seq: BigInt(row.seq) },
     eventId: row.event_id,
-    schemaVersion: row.schema_version,
+    schemaVersion,
+    storedSchemaVersion: row.schema_version,
     occurredAt: row.occurred_at instanceof Date ? row.occurred_at : new Date(row.occurred_at),
     actor: row.actor,
     traceContext: row.trace_context,
@@ -183,4 +198,29 @@ export async function horizonHolders(sql: Sql, limit = 5): Promise<HorizonHolder
     query: row.query,
     applicationName: row.application_name,
   }));
+}
+
+/** The outbox holds events this code cannot read in their current shape (see checkEventVersions). */
+export class EventVersionError extends Error {
+  override name = 'EventVersionError';
+}
+
+/**
+ * At start-up: every (event type, schema version) in the outbox has an upcaster path to
+ * the current version, none is newer than this code. One grouped scan of the outbox.
+ */
+export async function checkEventVersions(sql: Sql): Promise<void> {
+  const rows = await sql.query<{ event_type: string; schema_version: number; events: number }>(
+    `SELECT event_type, schema_version, count(*)::int AS events FROM outbox
+      GROUP BY event_type, schema_version ORDER BY event_type, schema_version`,
+  );
+  const problems = rows.flatMap((r) => {
+    const problem = upcastProblem(r.event_type, r.schema_version);
+    return problem ? [`${problem} (${r.events} stored events)`] : [];
+  });
+  if (problems.length) {
+    throw new EventVersionError(
+      `the outbox holds events this code cannot read: ${problems.join('; ')}. Add the missing upcasters (src/events/upcasters.ts) or run the release that wrote them.`,
+    );
+  }
 }

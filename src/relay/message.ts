@@ -13,6 +13,7 @@ export const HEADERS = {
   aggregateId: 'Parallax-Aggregate-Id',
   aggregateVersion: 'Parallax-Aggregate-Version',
   schemaVersion: 'Parallax-Schema-Version',
+  storedSchemaVersion: 'Parallax-Stored-Schema-Version',
   occurredAt: 'Parallax-Occurred-At',
   traceparent: 'traceparent',
   tracestate: 'tracestate',
@@ -31,7 +32,11 @@ export function headersOf(event: StoredEvent): MsgHdrs {
   h.set(HEADERS.aggregateType, event.aggregateType);
   h.set(HEADERS.aggregateId, event.aggregateId);
   h.set(HEADERS.aggregateVersion, String(event.aggregateVersion));
+  // The body is in the current shape (upcast on read); a stored older version says so.
   h.set(HEADERS.schemaVersion, String(event.schemaVersion));
+  if (event.storedSchemaVersion !== undefined && event.storedSchemaVersion !== event.schemaVersion) {
+    h.set(HEADERS.storedSchemaVersion, String(event.storedSchemaVersion));
+  }
   h.set(HEADERS.occurredAt, event.occurredAt.toISOString());
   // W3C trace context of the command that wrote the event: a consumer continues its trace.
   const traceparent = event.traceContext?.traceparent;

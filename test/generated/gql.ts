@@ -22,6 +22,7 @@ type Documents = {
     "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": typeof types.ReaderDocument,
     "\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n": typeof types.RebuildStatusDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": typeof types.ProjectionLagDocument,
+    "\n  query UpcastHistory($id: ID!) {\n    orderHistory(id: $id) { type version payload }\n  }\n": typeof types.UpcastHistoryDocument,
     "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.OrdersPageDocument,
     "\n  query Search($text: String!, $filters: OrderFilter, $first: Int) {\n    searchOrders(text: $text, filters: $filters, first: $first) {\n      total\n      hits { orderId customerName skus productNames status totalCents }\n      facets { status { status count } amount { key count } createdAt { from to } }\n    }\n  }\n": typeof types.SearchDocument,
     "\n  query Suggest($prefix: String!, $limit: Int) { autocomplete(prefix: $prefix, limit: $limit) { term kind orders } }\n": typeof types.SuggestDocument,
@@ -65,6 +66,7 @@ const documents: Documents = {
     "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": types.ReaderDocument,
     "\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n": types.RebuildStatusDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": types.ProjectionLagDocument,
+    "\n  query UpcastHistory($id: ID!) {\n    orderHistory(id: $id) { type version payload }\n  }\n": types.UpcastHistoryDocument,
     "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.OrdersPageDocument,
     "\n  query Search($text: String!, $filters: OrderFilter, $first: Int) {\n    searchOrders(text: $text, filters: $filters, first: $first) {\n      total\n      hits { orderId customerName skus productNames status totalCents }\n      facets { status { status count } amount { key count } createdAt { from to } }\n    }\n  }\n": types.SearchDocument,
     "\n  query Suggest($prefix: String!, $limit: Int) { autocomplete(prefix: $prefix, limit: $limit) { term kind orders } }\n": types.SuggestDocument,
@@ -146,6 +148,10 @@ export function graphql(source: "\n  query RebuildStatus { projections { name st
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n"): (typeof documents)["\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query UpcastHistory($id: ID!) {\n    orderHistory(id: $id) { type version payload }\n  }\n"): (typeof documents)["\n  query UpcastHistory($id: ID!) {\n    orderHistory(id: $id) { type version payload }\n  }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

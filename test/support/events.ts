@@ -1,7 +1,9 @@
 // Stored events built in memory, for the read models' unit tests (no database).
+
 import type { CustomerEvent } from '../../src/events/customer.ts';
 import type { DomainEvent } from '../../src/events/events.ts';
-import type { OrderEvent, OrderLine } from '../../src/events/order.ts';
+import { SCHEMA_VERSIONS } from '../../src/events/events.ts';
+import { money, type OrderEvent, type OrderLine } from '../../src/events/order.ts';
 import type { StoredEvent } from '../../src/outbox/append.ts';
 
 let seq = 0n;
@@ -20,7 +22,7 @@ function stored<E extends DomainEvent>(
     event,
     position: { txId: 1000n + seq, seq },
     eventId: `00000000-0000-4000-8000-${seq.toString().padStart(12, '0')}`,
-    schemaVersion: 1,
+    schemaVersion: SCHEMA_VERSIONS[event.type],
     occurredAt: new Date(Date.UTC(2026, 11, 1, 12, 0, Number(seq % 60n))),
     actor: null,
     traceContext: null,
@@ -37,21 +39,24 @@ export function line(lineNo: number, quantity = 1, unitPriceCents = 250): OrderL
     sku: `SKU-${lineNo}`,
     productName: `Part ${lineNo}`,
     quantity,
-    unitPriceCents,
+    unitPrice: money(unitPriceCents),
   };
 }
 
-const total = (lines: OrderLine[]) => lines.reduce((n, l) => n + l.quantity * l.unitPriceCents, 0);
+const total = (lines: OrderLine[]) => money(lines.reduce((n, l) => n + l.quantity * l.unitPrice.amountCents, 0));
 
 export const orderEvents = {
   created(lines: OrderLine[], createdAt = '2026-11-30T23:59:59.999Z'): StoredEvent<OrderEvent> {
     return stored('Order', ORDER, 1, {
       type: 'OrderCreated',
-      data: { orderId: ORDER, customerId: CUSTOMER, items: lines, totalCents: total(lines), createdAt },
+      data: { orderId: ORDER, customerId: CUSTOMER, items: lines, total: total(lines), createdAt },
     });
   },
   itemAdded(version: number, item: OrderLine, totalCents: number): StoredEvent<OrderEvent> {
-    return stored('Order', ORDER, version, { type: 'OrderItemAdded', data: { orderId: ORDER, item, totalCents } });
+    return stored('Order', ORDER, version, {
+      type: 'OrderItemAdded',
+      data: { orderId: ORDER, item, total: money(totalCents) },
+    });
   },
   statusChanged(version: number, from: 'PENDING' | 'CONFIRMED', to: 'CONFIRMED' | 'SHIPPED'): StoredEvent<OrderEvent> {
     return stored('Order', ORDER, version, { type: 'OrderStatusChanged', data: { orderId: ORDER, from, to } });

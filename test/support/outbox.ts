@@ -1,8 +1,10 @@
 // Reads what a command appended to the outbox, and proves it was written in the same
 // PostgreSQL transaction as the write-model rows: a row's xmin is the id of the
 // transaction that wrote it, and the outbox's tx_id is that transaction's full id.
+
 import type pg from 'pg';
 import { expect } from 'vitest';
+import { SCHEMA_VERSIONS } from '../../src/events/events.ts';
 import { decodePosition } from '../../src/outbox/position.ts';
 
 export interface OutboxRow {
@@ -74,7 +76,8 @@ export async function expectOneTransaction(
       seq: expect.any(String),
       txId: expect.any(String),
       eventId: expect.any(String),
-      schemaVersion: 1,
+      // New events are written at their type's current schema version.
+      schemaVersion: SCHEMA_VERSIONS[e.eventType as keyof typeof SCHEMA_VERSIONS],
     })),
   );
   const txIds = new Set(rows.map((r) => r.txId));

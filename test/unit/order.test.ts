@@ -3,7 +3,7 @@
 // machine (allowed and refused).
 import { describe } from 'vitest';
 import { ConcurrencyConflict, InvalidTransition, NotFoundError, ValidationError } from '../../src/errors.ts';
-import type { OrderEvent, OrderStatus } from '../../src/events/order.ts';
+import { money, type OrderEvent, type OrderStatus } from '../../src/events/order.ts';
 import type { LineInput, OrderCommand, OrderState, ProductFacts } from '../../src/write/order/commands.ts';
 import { decideOrder } from '../../src/write/order/decide.ts';
 
@@ -47,7 +47,7 @@ function line(lineNo: number, product: ProductFacts, quantity: number) {
     sku: product.sku,
     productName: product.name,
     quantity,
-    unitPriceCents: product.priceCents,
+    unitPrice: money(product.priceCents),
   };
 }
 
@@ -119,7 +119,7 @@ describe('CreateOrder', () => {
             orderId: ORDER_ID,
             customerId: CUSTOMER_ID,
             items: [line(1, keyboard, 2), line(2, cable, 1), line(3, keyboard, 3)],
-            totalCents: 2 * 250 + 1200 + 3 * 250,
+            total: money(2 * 250 + 1200 + 3 * 250),
             createdAt: '2026-01-02T03:04:05.678Z',
           },
         },
@@ -136,7 +136,7 @@ describe('CreateOrder', () => {
             orderId: ORDER_ID,
             customerId: CUSTOMER_ID,
             items: Array.from({ length: 100 }, (_, i) => line(i + 1, keyboard, 1)),
-            totalCents: 100 * 250,
+            total: money(100 * 250),
             createdAt: NOW.toISOString(),
           },
         },
@@ -156,7 +156,7 @@ describe('CreateOrder', () => {
             orderId: ORDER_ID,
             customerId: CUSTOMER_ID,
             items: [line(1, keyboard, 1), line(2, cable, 1000)],
-            totalCents: 250 + 1000 * 1200,
+            total: money(250 + 1000 * 1200),
             createdAt: NOW.toISOString(),
           },
         },
@@ -252,14 +252,16 @@ describe('AddOrderItem', () => {
       it: 'adds the next line and moves the total',
       given: { order: order({ lineCount: 2, totalCents: 500 }), ...catalogue },
       when: addItem(3),
-      thenEvents: [{ type: 'OrderItemAdded', data: { orderId: ORDER_ID, item: line(3, cable, 3), totalCents: 4100 } }],
+      thenEvents: [
+        { type: 'OrderItemAdded', data: { orderId: ORDER_ID, item: line(3, cable, 3), total: money(4100) } },
+      ],
     },
     {
       it: 'adds the 100th line',
       given: { order: order({ lineCount: 99 }), ...catalogue },
       when: addItem(1),
       thenEvents: [
-        { type: 'OrderItemAdded', data: { orderId: ORDER_ID, item: line(100, cable, 1), totalCents: 1700 } },
+        { type: 'OrderItemAdded', data: { orderId: ORDER_ID, item: line(100, cable, 1), total: money(1700) } },
       ],
     },
     {
@@ -267,14 +269,16 @@ describe('AddOrderItem', () => {
       given: { order: order({ version: 3 }), ...catalogue },
       when: addItem(1000, 3),
       thenEvents: [
-        { type: 'OrderItemAdded', data: { orderId: ORDER_ID, item: line(2, cable, 1000), totalCents: 1_200_500 } },
+        { type: 'OrderItemAdded', data: { orderId: ORDER_ID, item: line(2, cable, 1000), total: money(1_200_500) } },
       ],
     },
     {
       it: 'ignores a null expected version',
       given: { order: order(), ...catalogue },
       when: addItem(1, null),
-      thenEvents: [{ type: 'OrderItemAdded', data: { orderId: ORDER_ID, item: line(2, cable, 1), totalCents: 1700 } }],
+      thenEvents: [
+        { type: 'OrderItemAdded', data: { orderId: ORDER_ID, item: line(2, cable, 1), total: money(1700) } },
+      ],
     },
     ...[0, -1, 1001, 2.5].map(
       (quantity): Case => ({

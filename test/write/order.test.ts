@@ -42,7 +42,7 @@ function line(lineNo: number, product: typeof keyboard, quantity: number) {
     sku: product.sku,
     productName: product.name,
     quantity,
-    unitPriceCents: product.priceCents,
+    unitPrice: { amountCents: product.priceCents, currency: 'EUR' },
   };
 }
 
@@ -91,7 +91,7 @@ describe('createOrder', () => {
             orderId: id,
             customerId: customer.id,
             items: [line(1, keyboard, 4), line(2, cable, 1)],
-            totalCents: 2200,
+            total: { amountCents: 2200, currency: 'EUR' },
             createdAt: (row.created_at as Date).toISOString(),
           },
         },
@@ -156,7 +156,7 @@ describe('addOrderItem', () => {
           aggregateId: id,
           aggregateVersion: 2,
           actor: `customer:${customer.id}`,
-          payload: { orderId: id, item: line(2, cable, 3), totalCents: 3850 },
+          payload: { orderId: id, item: line(2, cable, 3), total: { amountCents: 3850, currency: 'EUR' } },
         },
       ],
       wrote: [

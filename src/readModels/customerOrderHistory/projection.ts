@@ -21,7 +21,7 @@ function preview(l: OrderLine) {
     sku: l.sku,
     productName: l.productName,
     quantity: l.quantity,
-    unitPriceCents: l.unitPriceCents,
+    unitPriceCents: l.unitPrice.amountCents,
   };
 }
 
@@ -64,7 +64,7 @@ export const customerOrderHistoryModel: SetBasedModel<HistoryRow> = {
           summary: {
             orderId: data.orderId,
             status: 'PENDING',
-            totalCents: data.totalCents,
+            totalCents: data.total.amountCents,
             itemCount: unitsOf(data.items),
             lineCount: data.items.length,
             updatedAt: data.createdAt,
@@ -82,7 +82,7 @@ export const customerOrderHistoryModel: SetBasedModel<HistoryRow> = {
           ...row,
           summary: {
             ...row.summary,
-            totalCents: event.data.totalCents,
+            totalCents: event.data.total.amountCents,
             itemCount: Number(row.summary.itemCount) + item.quantity,
             lineCount: Number(row.summary.lineCount) + 1,
             updatedAt: at,

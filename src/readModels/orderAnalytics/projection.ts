@@ -110,13 +110,13 @@ export const orderAnalyticsModel: SetBasedModel<AnalyticsOrder> = {
           // createdAt is ISO 8601 in UTC: its date part is the UTC day.
           day: new Date(data.createdAt).toISOString().slice(0, 10),
           status: 'PENDING',
-          totalCents: data.totalCents,
+          totalCents: data.total.amountCents,
           items: unitsOf(data.items),
           version: e.aggregateVersion,
         };
       }
       case 'OrderItemAdded':
-        return row && { ...row, totalCents: event.data.totalCents, items: row.items + event.data.item.quantity };
+        return row && { ...row, totalCents: event.data.total.amountCents, items: row.items + event.data.item.quantity };
       case 'OrderStatusChanged':
       case 'OrderCancelled':
         return row && { ...row, status: event.type === 'OrderCancelled' ? 'CANCELLED' : event.data.to };

@@ -42,7 +42,7 @@ export const orderListViewModel: SetBasedModel<ListRow> = {
           customerName: facts.name,
           customerEmail: facts.email,
           status: 'PENDING',
-          totalCents: data.totalCents,
+          totalCents: data.total.amountCents,
           itemCount: unitsOf(data.items),
           lineCount: data.items.length,
           version: e.aggregateVersion,
@@ -55,7 +55,7 @@ export const orderListViewModel: SetBasedModel<ListRow> = {
         return (
           row && {
             ...row,
-            totalCents: event.data.totalCents,
+            totalCents: event.data.total.amountCents,
             itemCount: row.itemCount + event.data.item.quantity,
             lineCount: row.lineCount + 1,
             updatedAt: at,
@@ -75,7 +75,7 @@ export const orderListViewModel: SetBasedModel<ListRow> = {
           : event.type === 'OrderItemAdded'
             ? [event.data.item]
             : []
-        ).map((line) => ({ ...line, orderId: row.orderId })),
+        ).map(({ unitPrice, ...line }) => ({ ...line, unitPriceCents: unitPrice.amountCents, orderId: row.orderId })),
     },
   ],
   afterRows: (sql, { customers }) => rewriteCustomers(sql, customers),

@@ -41,8 +41,10 @@ export const LIST_TABLE: Table<ListRow> = {
 };
 
 /** A line of order_list_view_items: the line as events carry it, with its order. */
-export interface LineRow extends OrderLine {
+/** An order line as the read model keeps it: its price in cents (every price is in CURRENCY). */
+export interface LineRow extends Omit<OrderLine, 'unitPrice'> {
   orderId: string;
+  unitPriceCents: number;
 }
 
 export const LINES_TABLE: Table<LineRow> = {

@@ -90,7 +90,7 @@ export const orderSearchModel: SetBasedModel<SearchRow> = {
           customerId: data.customerId,
           customerName: customers.facts(data.customerId).name,
           status: 'PENDING',
-          totalCents: data.totalCents,
+          totalCents: data.total.amountCents,
           itemCount: unitsOf(data.items),
           createdAt: data.createdAt,
           skus: data.items.map((l) => l.sku),
@@ -103,7 +103,7 @@ export const orderSearchModel: SetBasedModel<SearchRow> = {
         const { item } = event.data;
         return {
           ...row,
-          totalCents: event.data.totalCents,
+          totalCents: event.data.total.amountCents,
           itemCount: row.itemCount + item.quantity,
           skus: [...row.skus, item.sku],
           productNames: [...row.productNames, item.productName],

@@ -1,5 +1,5 @@
 import { assertNever, ConcurrencyConflict, InvalidTransition, Issues, NotFoundError } from '../../errors.ts';
-import type { OrderEvent, OrderLine } from '../../events/order.ts';
+import { money, type OrderEvent, type OrderLine } from '../../events/order.ts';
 import type { LineInput, OrderCommand, OrderDecisionContext, OrderState } from './commands.ts';
 import { TRANSITIONS } from './status.ts';
 
@@ -22,7 +22,7 @@ function lineFor(input: LineInput, lineNo: number, ctx: OrderDecisionContext): O
     sku: product.sku,
     productName: product.name,
     quantity: input.quantity,
-    unitPriceCents: product.priceCents,
+    unitPrice: money(product.priceCents),
   };
 }
 
@@ -53,7 +53,7 @@ export function decideOrder(command: OrderCommand, state: OrderState | null, ctx
       issues.throwIfAny();
       if (!ctx.customer || ctx.customer.erased) throw new NotFoundError('Customer', command.customerId);
       const items = command.items.map((item, i) => lineFor(item, i + 1, ctx));
-      const totalCents = items.reduce((sum, l) => sum + l.quantity * l.unitPriceCents, 0);
+      const total = money(items.reduce((sum, l) => sum + l.quantity * l.unitPrice.amountCents, 0));
       return [
         {
           type: 'OrderCreated',
@@ -61,7 +61,7 @@ export function decideOrder(command: OrderCommand, state: OrderState | null, ctx
             orderId: command.orderId,
             customerId: command.customerId,
             items,
-            totalCents,
+            total,
             createdAt: command.now.toISOString(),
           },
         },
@@ -79,8 +79,8 @@ export function decideOrder(command: OrderCommand, state: OrderState | null, ctx
         issues.throwIfAny();
       }
       const item = lineFor(command, state.lineCount + 1, ctx);
-      const totalCents = state.totalCents + item.quantity * item.unitPriceCents;
-      return [{ type: 'OrderItemAdded', data: { orderId: state.id, item, totalCents } }];
+      const total = money(state.totalCents + item.quantity * item.unitPrice.amountCents);
+      return [{ type: 'OrderItemAdded', data: { orderId: state.id, item, total } }];
     }
     case 'UpdateOrderStatus': {
       if (!state) throw new NotFoundError('Order', command.orderId);

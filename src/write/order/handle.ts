@@ -78,7 +78,7 @@ async function insertOrder(tx: TransactionClient, e: PendingEvent<OrderEvent>): 
   const lines = await tx.$executeRaw`
     WITH created AS (
       INSERT INTO orders (id, customer_id, status, total_cents, version, created_at, updated_at)
-      SELECT ${data.orderId}::uuid, c.id, 'PENDING'::"OrderStatus", ${data.totalCents}, ${e.aggregateVersion},
+      SELECT ${data.orderId}::uuid, c.id, 'PENDING'::"OrderStatus", ${data.total.amountCents}, ${e.aggregateVersion},
              ${data.createdAt}::timestamptz, ${data.createdAt}::timestamptz
         FROM customers AS c WHERE c.id = ${data.customerId}::uuid AND c.erased_at IS NULL
       RETURNING id)
@@ -87,7 +87,7 @@ async function insertOrder(tx: TransactionClient, e: PendingEvent<OrderEvent>): 
       FROM created,
            unnest(${data.items.map(() => randomUUID())}::uuid[], ${data.items.map((l) => l.lineNo)}::int[],
                   ${data.items.map((l) => l.productId)}::uuid[], ${data.items.map((l) => l.quantity)}::int[],
-                  ${data.items.map((l) => l.unitPriceCents)}::int[])
+                  ${data.items.map((l) => l.unitPrice.amountCents)}::int[])
            AS l(id, line_no, product_id, quantity, unit_price_cents)`;
   // An order has at least one line (decide): none written means no order was.
   if (lines === 0) throw new NotFoundError('Customer', data.customerId);
@@ -109,10 +109,10 @@ async function persist(tx: TransactionClient, e: PendingEvent<OrderEvent>): Prom
           lineNo: item.lineNo,
           productId: item.productId,
           quantity: item.quantity,
-          unitPriceCents: item.unitPriceCents,
+          unitPriceCents: item.unitPrice.amountCents,
         },
       });
-      await bump(tx, e, { totalCents: event.data.totalCents });
+      await bump(tx, e, { totalCents: event.data.total.amountCents });
       return;
     }
     case 'OrderStatusChanged':
@@ -213,7 +213,7 @@ function orderRowOf(e: PendingEvent): Order {
     id: data.orderId,
     customerId: data.customerId,
     status: 'PENDING',
-    totalCents: data.totalCents,
+    totalCents: data.total.amountCents,
     version: e.aggregateVersion,
     createdAt: at,
     updatedAt: at,
