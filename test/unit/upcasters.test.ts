@@ -4,6 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { SCHEMA_VERSIONS } from '../../src/events/events.ts';
 import { UpcastError, upcast, upcastProblem } from '../../src/events/upcasters.ts';
+import { HEADERS, headersOf } from '../../src/relay/message.ts';
+import { line as eventLine, orderEvents } from '../support/events.ts';
 
 const line = (lineNo: number, unitPriceCents: number) => ({
   lineNo,
@@ -72,5 +74,14 @@ describe('upcasting stored events', () => {
     expect(() => upcast('OrderItemAdded', 1, { orderId: 'o', item: { lineNo: 1 }, totalCents: 1 })).toThrow(
       'a line has no numeric unitPriceCents',
     );
+  });
+
+  it('the relay publishes the current shape and names the stored version when it was older', () => {
+    const event = orderEvents.created([eventLine(1)]);
+    const upcastOne = headersOf({ ...event, storedSchemaVersion: 1 });
+    expect(upcastOne.get(HEADERS.schemaVersion)).toBe(String(SCHEMA_VERSIONS.OrderCreated));
+    expect(upcastOne.get(HEADERS.storedSchemaVersion)).toBe('1');
+    const current = headersOf({ ...event, storedSchemaVersion: SCHEMA_VERSIONS.OrderCreated });
+    expect(current.has(HEADERS.storedSchemaVersion)).toBe(false);
   });
 });
