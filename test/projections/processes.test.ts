@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgSql } from '../../src/db/sql.ts';
 import { readCheckpoints } from '../../src/projections/checkpoints.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
-import { spawnProjector, waitForOutput } from '../support/processes.ts';
+import { type ParallaxProcess, spawnProjector, waitForOutput } from '../support/processes.ts';
 import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/projections.ts';
 import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
 
@@ -16,6 +16,17 @@ async function expectEachEventAppliedOnce(t: TestApp): Promise<void> {
   const outbox = Number((await t.pool.query('SELECT count(*) FROM outbox')).rows[0].count);
   for (const c of await readCheckpoints(pgSql(t.pool))) expect(c.eventsApplied, c.name).toBe(outbox);
 }
+
+// Every projector this file started: a failed test must not leave them working on.
+const spawned: ParallaxProcess[] = [];
+function track(databaseUrl: string, env: Record<string, string>): ParallaxProcess {
+  const p = spawnProjector(databaseUrl, env);
+  spawned.push(p);
+  return p;
+}
+afterAll(() => {
+  for (const p of spawned) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+});
 
 describe('projector processes killed with SIGKILL mid-batch', () => {
   let t: TestApp;
@@ -34,7 +45,7 @@ describe('projector processes killed with SIGKILL mid-batch', () => {
       for (let round = 0; round < 6; round++) {
         const before = await appliedTotal(t);
         // Small batches, so a kill lands inside a batch transaction most of the time.
-        const projector = spawnProjector(t.databaseUrl, { PROJECTION_BATCH_SIZE: '5', PROJECTION_LEASE_MS: '1000' });
+        const projector = track(t.databaseUrl, { PROJECTION_BATCH_SIZE: '5', PROJECTION_LEASE_MS: '1000' });
         await until('the projector to apply something', async () => (await appliedTotal(t)) > before + 20, 60_000);
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
         projector.child.kill('SIGKILL');
@@ -47,7 +58,7 @@ describe('projector processes killed with SIGKILL mid-batch', () => {
       await writers;
     }
     expect(kills).toBeGreaterThanOrEqual(5);
-    const last = spawnProjector(t.databaseUrl, { LOG_LEVEL: 'info', PROJECTION_LEASE_MS: '1000' });
+    const last = track(t.databaseUrl, { LOG_LEVEL: 'info', PROJECTION_LEASE_MS: '1000' });
     await waitForOutput(last, 'projection engine started');
     await caughtUp(t.pool);
     // SIGTERM: the current batch finishes and the process exits cleanly.
@@ -70,8 +81,8 @@ describe('two projector processes at once', () => {
   it('never both apply the same batch: every event is applied once and the read models match', async () => {
     // Leases off: both run every projection, kept apart only by the checkpoint lock.
     const env = { PROJECTION_BATCH_SIZE: '10', LOG_LEVEL: 'info', PROJECTION_LEASES: 'off' };
-    const a = spawnProjector(t.databaseUrl, env);
-    const b = spawnProjector(t.databaseUrl, env);
+    const a = track(t.databaseUrl, env);
+    const b = track(t.databaseUrl, env);
     try {
       await waitForOutput(a, 'projection engine started');
       await waitForOutput(b, 'projection engine started');

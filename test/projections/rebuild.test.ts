@@ -223,7 +223,13 @@ describe('a projector killed in the middle of a rebuild', () => {
   afterAll(async () => t.close());
 
   it('resumes the rebuild after a restart while the live version keeps serving', async () => {
-    const env = { PROJECTION_LEASE_MS: '1000', PROJECTION_BATCH_SIZE: '10', LOG_LEVEL: 'info' };
+    // Small batches that do not grow: the shadow must still be part-way when the projector is killed.
+    const env = {
+      PROJECTION_LEASE_MS: '1000',
+      PROJECTION_BATCH_SIZE: '10',
+      PROJECTION_MAX_BATCH_SIZE: '10',
+      LOG_LEVEL: 'info',
+    };
     const first = spawnProjector(t.databaseUrl, env);
     await waitForOutput(first, 'projection engine started');
     await caughtUp(t.pool);

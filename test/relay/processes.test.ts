@@ -104,7 +104,10 @@ describe('relay processes SIGKILLed mid-batch', () => {
     t = await createTestApp({ poolSize: 20 });
     catalogue = await givenCatalogue(t.app, 6, 8);
   });
+  // Every relay process this test started: a failed run must not leave them working on.
+  const spawned: ParallaxProcess[] = [];
   afterAll(async () => {
+    for (const p of spawned) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await t?.close();
     await deleteStream(nc, config.stream);
     await nc?.close();
@@ -118,6 +121,7 @@ describe('relay processes SIGKILLed mid-batch', () => {
     const live = new Map<number, ParallaxProcess>();
     const spawnRelay = async () => {
       const p = spawnProjector(t.databaseUrl, env);
+      spawned.push(p);
       live.set(p.child.pid!, p);
       await waitForOutput(p, 'outbox relay started', 180_000);
     };
