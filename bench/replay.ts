@@ -9,6 +9,7 @@ import pg from 'pg';
 import { startRebuild } from '../src/projections/rebuild.ts';
 import { ALL_PROJECTIONS } from '../src/readModels/registry.ts';
 import { createEngine } from '../src/runtime.ts';
+import { readModelDigests } from '../test/support/digest.ts';
 import { givenCatalogue, runWorkload } from '../test/support/workload.ts';
 import { type Benchmark, benchApp, closeApp, freshDatabase } from './support.ts';
 
@@ -108,16 +109,7 @@ export const replayBenchmark: Benchmark = {
     // load, then swapped in) of all four at once, on the database just caught up.
     // The generated outbox has no write tables to verify against: the rebuilt tables are
     // compared with the ones the live replay built instead, row for row (a digest each).
-    const digest = async () =>
-      Promise.all(
-        ALL_PROJECTIONS.flatMap((p) => p.tables).map(async (table) => {
-          const { rows } = await app.pool.query<{ d: string | null }>(
-            `SELECT md5(string_agg(r::text, '|' ORDER BY r::text)) AS d FROM ${table} AS r`,
-          );
-          return `${table}:${rows[0]?.d}`;
-        }),
-      );
-    const liveDigest = await digest();
+    const liveDigest = await readModelDigests(app.pool);
     const rebuildStarted = performance.now();
     for (const projection of ALL_PROJECTIONS) await startRebuild(app.pool, projection, projection.version, 'benchmark');
     await app.engine.syncRebuilds();
@@ -135,8 +127,8 @@ export const replayBenchmark: Benchmark = {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    const rebuiltDigest = await digest();
-    const differingTables = liveDigest.filter((d, i) => d !== rebuiltDigest[i]).map((d) => d.split(':')[0]!);
+    const rebuiltDigest = await readModelDigests(app.pool);
+    const differingTables = Object.keys(liveDigest).filter((table) => liveDigest[table] !== rebuiltDigest[table]);
     await closeApp(app);
     const slowest = Math.min(...Object.values(perProjection).map((p) => p.eventsPerSecond));
     return {

@@ -62,6 +62,20 @@ function cacheability(
   return { tokenVariables };
 }
 
+/** Sets `key` as the newest entry of `map`, dropping the oldest beyond `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) map.delete(map.keys().next().value!);
+}
+
+/** The data of a single result without errors (the only kind kept), else undefined. */
+function cleanData(result: unknown): unknown {
+  if (Symbol.asyncIterator in (result as object)) return undefined;
+  const single = result as { data?: unknown; errors?: unknown[] };
+  return single.data && !single.errors?.length ? single.data : undefined;
+}
+
 interface Entry {
   at: number;
   data: unknown;
@@ -86,10 +100,6 @@ export class ReadCache {
   private nextDocument = 1;
 
   constructor(private readonly options: ReadCacheOptions) {}
-
-  get size(): number {
-    return this.entries.size;
-  }
 
   private documentId(
     document: DocumentNode,
@@ -137,15 +147,9 @@ export class ReadCache {
   }
 
   private set(base: string, positions: Map<string, string>, data: unknown, readModels: string[]): void {
-    const learned = [...readModels].sort();
-    if (!this.learned.has(base)) {
-      this.learned.set(base, learned);
-      while (this.learned.size > this.options.maxEntries) this.learned.delete(this.learned.keys().next().value!);
-    }
+    if (!this.learned.has(base)) remember(this.learned, base, [...readModels].sort(), this.options.maxEntries);
     const key = this.keyFrom(base, this.learned.get(base)!, positions);
-    this.entries.delete(key);
-    this.entries.set(key, { at: Date.now(), data, readModels });
-    while (this.entries.size > this.options.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+    remember(this.entries, key, { at: Date.now(), data, readModels }, this.options.maxEntries);
   }
 
   plugin(): Plugin<GraphQLContext> {
@@ -174,10 +178,10 @@ export class ReadCache {
           if (pending) {
             // Another request is executing this very key: its answer is as new as ours would be.
             const first = await pending.catch(() => undefined);
-            const single = first?.result as { data?: unknown; errors?: unknown[] } | undefined;
-            if (first && single?.data && !single.errors?.length) {
+            const data = first && cleanData(first.result);
+            if (data) {
               metrics.readCache.inc({ outcome: 'hit' });
-              return answer(single.data, first.readModels);
+              return answer(data, first.readModels);
             }
           }
           metrics.readCache.inc({ outcome: 'miss' });
@@ -188,9 +192,8 @@ export class ReadCache {
           if (!pending) this.inflight.set(key, run);
           try {
             const { result, readModels } = await run;
-            if (Symbol.asyncIterator in (result as object)) return result;
-            const single = result as { data?: unknown; errors?: unknown[] };
-            if (single.data && !single.errors?.length) this.set(base, positions, single.data, readModels);
+            const data = cleanData(result);
+            if (data) this.set(base, positions, data, readModels);
             return result;
           } finally {
             if (this.inflight.get(key) === run) this.inflight.delete(key);

@@ -84,20 +84,7 @@ export class Failures {
     const single = this.limit === 1;
     this.limit = 1;
     const exhausted = single && this.attempts >= this.options.maxAttempts;
-    if (exhausted && policy === 'park') {
-      this.log.error(
-        {
-          err: error.original,
-          projection: this.projection,
-          attempt: this.attempts,
-          txId: String(error.at.txId),
-          seq: String(error.at.seq),
-        },
-        'projection cannot apply an event; parking it',
-      );
-      return 'park';
-    }
-    const stall = exhausted;
+    const outcome = exhausted ? (policy === 'park' ? 'park' : 'stall') : 'retry';
     this.log.error(
       {
         err: error.original,
@@ -105,12 +92,18 @@ export class Failures {
         attempt: this.attempts,
         txId: String(error.at.txId),
         seq: String(error.at.seq),
-        stalled: stall,
+        stalled: outcome === 'stall',
       },
-      stall ? 'projection stalled' : 'projection failed to apply an event; retrying',
+      {
+        park: 'projection cannot apply an event; parking it',
+        stall: 'projection stalled',
+        retry: 'projection failed to apply an event; retrying',
+      }[outcome],
     );
-    await recordFailure(sql, checkpointName, error.message, single ? error.at : null, stall);
-    if (stall) this.succeeded();
-    return stall ? 'stall' : 'retry';
+    // A parked event's error goes with it (parking.ts), not on the checkpoint row.
+    if (outcome === 'park') return outcome;
+    await recordFailure(sql, checkpointName, error.message, single ? error.at : null, outcome === 'stall');
+    if (outcome === 'stall') this.succeeded();
+    return outcome;
   }
 }

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { createTestApp, type TestApp } from '../support/app.ts';
-import { parseMetrics } from '../support/prometheus.ts';
+import { scrapeMetrics } from '../support/prometheus.ts';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -50,7 +50,7 @@ describe('ops/prometheus/alerts.yml and ops/grafana/parallax.json', () => {
       expect(rule.annotations.summary, rule.alert).toBeTruthy();
     }
 
-    const exposed = new Set(parseMetrics((await t.app.metrics!.render()).body).families.map((f) => f.name));
+    const exposed = new Set((await scrapeMetrics(t.app.metrics)).families.map((f) => f.name));
     const named = [
       ...rules.flatMap((r) => metricsIn(r.expr).map((m) => [r.alert, m] as const)),
       ...dashboard.panels.flatMap((p) => p.targets.flatMap((x) => metricsIn(x.expr).map((m) => [p.title, m] as const))),

@@ -12,13 +12,13 @@ import { createOrder } from '../../src/write/order/handle.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { Projections } from '../support/documents.ts';
 import { caughtUp, until } from '../support/projections.ts';
-import { parseMetrics } from '../support/prometheus.ts';
+import { scrapeMetrics } from '../support/prometheus.ts';
 import { adminContext, type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
 
 let t: TestApp;
 let catalogue: Catalogue;
 
-const metrics = async () => parseMetrics((await t.app.metrics!.render()).body);
+const metrics = async () => await scrapeMetrics(t.app.metrics);
 
 describe('the no-skip audit', () => {
   beforeAll(async () => {

@@ -16,7 +16,7 @@ import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { ParkedEvents, Projections, RetryParked, SkipParked, VerifyProjection } from '../support/documents.ts';
 import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/projections.ts';
-import { parseMetrics } from '../support/prometheus.ts';
+import { scrapeMetrics } from '../support/prometheus.ts';
 import { adminContext, type Catalogue, givenCatalogue } from '../support/workload.ts';
 
 const OrderAt = graphql(`
@@ -127,7 +127,7 @@ describe('a poison event under the park policy', () => {
     await expectReadModelsMatchWriteTables(t.pool, ['customer_order_history', 'order_search', 'order_analytics']);
 
     // Visible to operators: metrics, /ready (a warning, not a failure).
-    const metrics = parseMetrics((await t.app.metrics!.render()).body);
+    const metrics = await scrapeMetrics(t.app.metrics);
     expect(metrics.value('parallax_projection_parked_events', { projection: 'order_list_view' })).toBe(2);
     expect(metrics.value('parallax_projection_parked_aggregates', { projection: 'order_list_view' })).toBe(1);
     expect(metrics.value('parallax_projection_events_parked_total', { projection: 'order_list_view' })).toBe(1);

@@ -9,6 +9,7 @@ import { startRebuild } from '../../src/projections/rebuild.ts';
 import { ALL_PROJECTIONS } from '../../src/readModels/registry.ts';
 import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
+import { readModelDigests } from '../support/digest.ts';
 import { spawnParallax } from '../support/processes.ts';
 import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/projections.ts';
 import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
@@ -30,19 +31,6 @@ beforeAll(async () => {
   await caughtUp(t.pool);
 });
 afterAll(async () => t.close());
-
-/** Every read-model table, a digest each (rows in a fixed order). */
-async function digest(): Promise<Record<string, string | null>> {
-  const tables = ALL_PROJECTIONS.flatMap((p) => p.tables);
-  const out: Record<string, string | null> = {};
-  for (const table of tables) {
-    const { rows } = await t.pool.query<{ d: string | null }>(
-      `SELECT md5(string_agg(r::text, '|' ORDER BY r::text)) AS d FROM ${table} AS r`,
-    );
-    out[table] = rows[0]!.d;
-  }
-  return out;
-}
 
 /** Rewrites the outbox's order events in their version-1 shape, as the previous release stored them. */
 async function downgradeOutbox(): Promise<number> {
@@ -67,7 +55,7 @@ async function downgradeOutbox(): Promise<number> {
 
 describe('events stored at an older schema version', () => {
   it('replay into the same read models as the current version, and read in the current shape', async () => {
-    const written = await digest();
+    const written = await readModelDigests(t.pool);
     const { rows: orders } = await t.pool.query<{ id: string }>(
       `SELECT aggregate_id::text AS id FROM outbox WHERE event_type = 'OrderItemAdded' LIMIT 1`,
     );
@@ -89,7 +77,7 @@ describe('events stored at an older schema version', () => {
       return rows.length === 0;
     });
     await caughtUp(t.pool);
-    expect(await digest()).toEqual(written);
+    expect(await readModelDigests(t.pool)).toEqual(written);
     await expectReadModelsMatchWriteTables(t.pool);
 
     // The audit trail shows the stored version-1 events in the current shape.

@@ -7,7 +7,7 @@ import { graphql } from '../generated/index.js';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { CreateOrder } from '../support/documents.ts';
 import { caughtUp } from '../support/projections.ts';
-import { parseMetrics } from '../support/prometheus.ts';
+import { scrapeMetrics } from '../support/prometheus.ts';
 import { type Catalogue, givenCatalogue } from '../support/workload.ts';
 
 const Page = graphql(`
@@ -29,8 +29,9 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-const hits = async () =>
-  parseMetrics((await t.app.metrics.render()).body).value('parallax_read_cache_total', { outcome: 'hit' }) ?? 0;
+const count = async (outcome: 'hit' | 'miss') =>
+  (await scrapeMetrics(t.app.metrics)).value('parallax_read_cache_total', { outcome }) ?? 0;
+const hits = () => count('hit');
 
 async function order(customerId: string) {
   const res = await t.gql(CreateOrder, {
@@ -93,8 +94,6 @@ describe('the read cache', () => {
   });
 
   it('executes concurrent identical requests once (single flight)', async () => {
-    const count = async (outcome: string) =>
-      parseMetrics((await t.app.metrics.render()).body).value('parallax_read_cache_total', { outcome }) ?? 0;
     const [missesBefore, hitsBefore] = [await count('miss'), await count('hit')];
     // Variables no request has used yet: a key with no entry.
     const customerId = catalogue.customerIds[1]!;

@@ -2,6 +2,7 @@
 // independent parser (parse-prometheus-text-format), so the tests read what
 // Prometheus would.
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import type { Metrics } from '../../src/observability/metrics.ts';
 
 interface ParsedFamily {
   name: string;
@@ -29,6 +30,11 @@ export async function scrape(base: string): Promise<Scrape> {
     throw new Error(`/metrics content-type ${response.headers.get('content-type')}`);
   }
   return parseMetrics(await response.text());
+}
+
+/** The metrics of a process's own registry, without HTTP. */
+export async function scrapeMetrics(metrics: Metrics): Promise<Scrape> {
+  return parseMetrics((await metrics.render()).body);
 }
 
 /** Parses an exposition text (e.g. Metrics.render() in process). */

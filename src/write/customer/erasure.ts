@@ -119,11 +119,11 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
     const sorted = [...values].sort((a, b) => b.length - a.length);
     const quoted = new RegExp(sorted.map(escapeRegExp).join('|'), 'gi');
     // Matches a text (lowered) containing any of the values in $1, taken literally.
-    const QUOTES_ANY_VALUE = `LIKE ANY (
+    const quotesAnyValue = `LIKE ANY (
           SELECT '%' || replace(replace(replace(v, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' FROM unnest($1::text[]) AS v)`;
     const errors = await tx.$queryRawUnsafe<{ name: string; last_error: string }[]>(
       `SELECT name, last_error FROM projection_checkpoints
-        WHERE last_error IS NOT NULL AND lower(last_error) ${QUOTES_ANY_VALUE}`,
+        WHERE last_error IS NOT NULL AND lower(last_error) ${quotesAnyValue}`,
       lowered,
     );
     for (const row of errors) {
@@ -138,7 +138,7 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
       { projection: string; tx_id: string; seq: string; error: string | null; resolution_reason: string | null }[]
     >(
       `SELECT projection, tx_id::text AS tx_id, seq::text AS seq, error, resolution_reason FROM parked_events
-        WHERE lower(coalesce(error, '') || ' ' || coalesce(resolution_reason, '')) ${QUOTES_ANY_VALUE}`,
+        WHERE lower(coalesce(error, '') || ' ' || coalesce(resolution_reason, '')) ${quotesAnyValue}`,
       lowered,
     );
     for (const row of parked) {
