@@ -15,6 +15,7 @@ import { leaseHeld } from './leases.ts';
 import { park, parkedAmong, splitParked } from './parking.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
 import { openShadowBatch, type RebuildState, shadowSchema } from './rebuild.ts';
+import { atVersion, liveVersions } from './shapes.ts';
 
 /** An error thrown by a projection's own code, as opposed to the database going away. */
 export class ApplyError extends Error {
@@ -50,7 +51,9 @@ export type BatchResult =
       to: Position;
       changes: ReadModelChange[];
     }
-  | { kind: 'idle' | 'busy' | 'stalled' | 'unleased' | 'gone' };
+  | { kind: 'idle' | 'busy' | 'stalled' | 'unleased' | 'gone' }
+  /** The read model is at a version newer than this code's: a newer process applies it (see shapes.ts). */
+  | { kind: 'outdated'; version: number };
 
 /** What the runner learns even when the batch fails: the checkpoint it started from, the span. */
 export interface BatchTrace {
@@ -92,6 +95,18 @@ export async function runBatch(client: pg.ClientBase, spec: BatchSpec, trace: Ba
     await client.query('ROLLBACK');
     return { kind: 'stalled' };
   }
+  // The table shape this batch writes (see shapes.ts): a shadow's is its rebuild's
+  // version, the live tables' is the live version, read under the checkpoint lock that
+  // the swap holds too. Code older than that version leaves the batch to newer code.
+  const version =
+    spec.mode === 'shadow'
+      ? spec.run!.version
+      : ((await liveVersions(sql, [projection.name])).get(projection.name) ?? projection.version);
+  if (version > projection.version) {
+    await client.query('ROLLBACK');
+    return { kind: 'outdated', version };
+  }
+  const target = atVersion(sql, projection.name, version);
   const events = await readCommitted(sql, checkpoint.position, spec.limit);
   if (events.length === 0) {
     await client.query('ROLLBACK');
@@ -115,9 +130,9 @@ export async function runBatch(client: pg.ClientBase, spec: BatchSpec, trace: Ba
     // A payload that cannot be decoded fails here like an event the projection cannot
     // apply: narrowed down to that event, retried, then parked or STALLED with its error.
     assertDecoded(apply);
-    if (apply.length) await projection.apply(sql, apply);
+    if (apply.length) await projection.apply(target, apply);
     if (spec.mode === 'live' && projection.changes && apply.length) {
-      changes = await projection.changes(sql, apply, checkpoint.position, to);
+      changes = await projection.changes(target, apply, checkpoint.position, to);
     }
   } catch (error) {
     throw new ApplyError(error, apply[0]!.position);

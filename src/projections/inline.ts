@@ -6,14 +6,24 @@
 // work where it could not (its row was behind: after a rebuild swap, a mode switch, or
 // while another process runs the projection ASYNC). Whatever the modes, each event's
 // effect is in the read model once.
+//
+// Each read model is written in its live version's table shape, read FOR SHARE first
+// (a swap that changes it updates that row before it moves the tables: see shapes.ts).
+// A read model already at a version newer than this code's is left to the engine.
 import type { TransactionClient } from '../db/prisma.ts';
 import { prismaSql } from '../db/sql.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import type { Projection } from './projection.ts';
+import { atVersion, liveVersions } from './shapes.ts';
 
 export function inlineProjectionsHook(projections: Projection[]) {
+  const names = projections.map((p) => p.name);
   return async (tx: TransactionClient, events: StoredEvent[]): Promise<void> => {
     const sql = prismaSql(tx);
-    for (const projection of projections) await projection.apply(sql, events);
+    const live = await liveVersions(sql, names, true);
+    for (const projection of projections) {
+      const version = live.get(projection.name) ?? projection.version;
+      if (version <= projection.version) await projection.apply(atVersion(sql, projection.name, version), events);
+    }
   };
 }

@@ -35,6 +35,7 @@ import { assertDecoded, readAt } from '../outbox/reader.ts';
 import { idKey } from './customers.ts';
 import type { Projection, ProjectionName } from './projection.ts';
 import { BatchPublisher } from './publisher.ts';
+import { atVersion, liveVersions } from './shapes.ts';
 
 export type { FailurePolicy } from '../config.ts';
 export type ParkReason = 'FAILED' | 'BEHIND';
@@ -301,10 +302,16 @@ export async function resolveParked(options: ResolveOptions): Promise<Resolution
       try {
         if (events.length !== rows.length) throw new Error('some parked events are no longer in the outbox');
         assertDecoded(events);
-        await projection.apply(sql, events);
+        // In the live tables' shape (see shapes.ts), under the checkpoint lock.
+        const version = (await liveVersions(sql, [projection.name])).get(projection.name) ?? projection.version;
+        if (version > projection.version) {
+          throw new Error(`${projection.name} is at version ${version}, newer than this code's ${projection.version}`);
+        }
+        const target = atVersion(sql, projection.name, version);
+        await projection.apply(target, events);
         // Published at the checkpoint's position, like a batch that ends there: the rows
         // carry their own events' (older) positions.
-        if (projection.changes) changes = await projection.changes(sql, events, at, at);
+        if (projection.changes) changes = await projection.changes(target, events, at, at);
       } catch (error) {
         await client.query('ROLLBACK');
         throw new RetryFailed(projection.name, aggregateId, error);

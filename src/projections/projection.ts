@@ -21,17 +21,35 @@ export interface ReadModelChange {
 export interface VerificationCheck {
   /** Table (or table set) compared, for the report. */
   table: string;
+  /** The read model's version that brought what this check compares (absent: every version). */
+  since?: number;
   key: string[];
   expected: string;
   actual: string;
 }
 
+/**
+ * A read model's tables as of its current version, with unqualified names: what a
+ * rebuild's shadow is created from (rebuild.ts). Keys and constraints go in `tables`;
+ * `indexes` are the other indexes (plain `CREATE INDEX <name> ON <table> ...`), built
+ * once the shadow has caught up. The migrations give a new database the same shape.
+ */
+export interface ReadModelDefinition {
+  tables: string[];
+  indexes: string[];
+}
+
 export interface Projection {
   name: ProjectionName;
-  /** Bumped when the read model's shape or meaning changes (rebuild). */
+  /**
+   * Bumped when the read model's shape or meaning changes (rebuild). A shape change
+   * comes with the new `definition`, the columns' `since` (tables.ts) and a migration
+   * (README "Evolving events and read models").
+   */
   version: number;
   /** Every table the read model owns (for rebuild and verification). */
   tables: string[];
+  definition: ReadModelDefinition;
   /** How verification recomputes it from the write tables. */
   checks: VerificationCheck[];
   /**

@@ -15,6 +15,7 @@ import { assertDecoded, readCommitted } from '../outbox/reader.ts';
 import { type Checkpoint, lockCheckpoint } from './checkpoints.ts';
 import { resolveByRebuild } from './parking.ts';
 import type { Projection } from './projection.ts';
+import { atVersion } from './shapes.ts';
 
 export const REBUILD_CHANNEL = 'parallax_rebuild';
 
@@ -106,24 +107,17 @@ export async function startRebuild(
     }
     const schema = shadowSchema(projection.name, inserted.rows[0]!.run_id);
     await client.query(`CREATE SCHEMA ${schema}`);
-    for (const table of [...projection.tables, 'projection_customers']) {
-      // Bulk load: the shadow starts with its keys only (primary keys and unique
-      // constraints, which the batches' lookups and ON CONFLICT need); secondary
-      // indexes (search's GIN and trigram ones above all) are built once it has caught
-      // up, before the swap (buildDeferredIndexes), instead of row by row.
-      await client.query(`CREATE TABLE ${schema}.${table} (LIKE public.${table} INCLUDING ALL EXCLUDING INDEXES)`);
-      const keys = await client.query<{ name: string; def: string }>(
-        `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
-          WHERE conrelid = $1::regclass AND contype IN ('p', 'u', 'x') ORDER BY conname`,
-        [`public.${table}`],
-      );
-      for (const key of keys.rows) {
-        await client.query(`ALTER TABLE ${schema}.${table} ADD CONSTRAINT ${key.name} ${key.def}`);
-      }
-      for (const index of await indexesToDefer(client, table, true)) {
-        await client.query(onSchema(index.def, table, schema));
-      }
-    }
+    // The shadow's tables come from the projection's definition (its current version's
+    // shape, which may differ from the live tables': see shapes.ts), not from the live
+    // tables. Bulk load: they start with their keys only (primary keys and unique
+    // constraints, which the batches' lookups and ON CONFLICT need); the other indexes
+    // (search's GIN and trigram ones above all) are built once the shadow has caught
+    // up, before the swap (buildDeferredIndexes), instead of row by row.
+    await client.query(`SET LOCAL search_path = ${schema}, public`);
+    for (const statement of projection.definition.tables) await client.query(statement);
+    await client.query('SET LOCAL search_path = public');
+    // The projection's customer copies are engine bookkeeping, the same in every version.
+    await client.query(`CREATE TABLE ${schema}.projection_customers (LIKE public.projection_customers INCLUDING ALL)`);
     await client.query(
       `INSERT INTO projection_checkpoints (name) VALUES ($1)
        ON CONFLICT (name) DO UPDATE SET tx_id = '0', seq = 0, state = 'LIVE', events_applied = 0, retries = 0,
@@ -141,56 +135,35 @@ export async function startRebuild(
   }
 }
 
-/** The indexes of public `table` not behind a constraint: unique ones (`unique`) or the others. */
-async function indexesToDefer(
-  client: pg.ClientBase,
-  table: string,
-  unique: boolean,
-): Promise<{ name: string; def: string }[]> {
-  const { rows } = await client.query<{ name: string; def: string }>(
-    `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def
-       FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid
-      WHERE i.indrelid = $1::regclass AND i.indisunique = $2
-        AND NOT EXISTS (SELECT 1 FROM pg_constraint AS k WHERE k.conindid = i.indexrelid)
-      ORDER BY c.relname`,
-    [`public.${table}`, unique],
-  );
-  return rows;
-}
-
-/** An index definition of public `table` made for the same table in `schema` (same name there). */
-function onSchema(def: string, table: string, schema: string): string {
-  return def
-    .replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX IF NOT EXISTS ')
-    .replace(` ON public.${table} `, ` ON ${schema}.${table} `)
-    .replace(` ON ONLY public.${table} `, ` ON ONLY ${schema}.${table} `);
-}
-
 /**
- * Builds a caught-up shadow's secondary indexes (left out while it loaded, see
+ * Builds a caught-up shadow's other indexes (left out while it loaded, see
  * startRebuild), one statement per index over the whole table, before the swap.
- * Idempotent: a run that stopped halfway builds the rest.
+ * Idempotent: a run that stopped halfway builds the rest. The number built.
  */
 export async function buildDeferredIndexes(pool: pg.Pool, projection: Projection, runId: string): Promise<number> {
   const schema = shadowSchema(projection.name, runId);
   const client = await pool.connect();
   let built = 0;
   try {
-    for (const table of [...projection.tables, 'projection_customers']) {
-      const present = new Set(
-        (
-          await client.query<{ name: string }>(
-            'SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1 AND tablename = $2',
-            [schema, table],
-          )
-        ).rows.map((r) => r.name),
-      );
-      for (const index of await indexesToDefer(client, table, false)) {
-        if (present.has(index.name)) continue;
-        await client.query(onSchema(index.def, table, schema));
-        built += 1;
-      }
+    const { rows } = await client.query<{ name: string }>(
+      'SELECT indexname AS name FROM pg_indexes WHERE schemaname = $1',
+      [schema],
+    );
+    const present = new Set(rows.map((r) => r.name));
+    for (const index of projection.definition.indexes) {
+      const [, name] = /^CREATE INDEX (\w+) ON /.exec(index) ?? [];
+      if (!name) throw new Error(`${projection.name}: not a plain CREATE INDEX <name> ON ...: ${index}`);
+      if (present.has(name)) continue;
+      // Unqualified, the index's table resolves to the shadow's, and the index goes beside it.
+      await client.query('BEGIN');
+      if (!(await enterShadow(client, schema))) throw new Error(`rebuild schema ${schema} is missing`);
+      await client.query(index);
+      await client.query('COMMIT');
+      built += 1;
     }
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
   } finally {
     client.release();
   }
@@ -267,6 +240,17 @@ export async function swapIn(
       await client.query('ROLLBACK');
       return 'gone';
     }
+    // The shadow's shape is its rebuild's version (see shapes.ts).
+    const { rows: run } = await client.query<{ version: number }>(
+      'SELECT version FROM projection_rebuilds WHERE name = $1',
+      [name],
+    );
+    const version = run[0]!.version;
+    if (version > projection.version) {
+      await client.query('ROLLBACK');
+      return 'busy';
+    }
+    const target = atVersion(sql, name, version);
     // Whatever the live model has applied and the shadow not yet: apply it to the shadow.
     let position = shadow.position;
     let applied = shadow.eventsApplied;
@@ -276,7 +260,7 @@ export async function swapIn(
       );
       if (!events.length) break;
       assertDecoded(events);
-      await projection.apply(sql, events);
+      await projection.apply(target, events);
       position = events.at(-1)!.position;
       applied += events.length;
     }
@@ -285,6 +269,17 @@ export async function swapIn(
       await client.query('ROLLBACK');
       return 'busy';
     }
+    // The new version is recorded first: an INLINE command reads it FOR SHARE before it
+    // writes (inline.ts), so it either finishes with the old tables before this goes on,
+    // or waits for the commit and writes the new tables in the new shape. The table lock
+    // queues new commands behind the swap (row locks alone would let a steady stream of
+    // commands starve it); plain reads of the versions go on.
+    await client.query('LOCK TABLE projection_versions IN EXCLUSIVE MODE');
+    await client.query(
+      `INSERT INTO projection_versions (name, version) VALUES ($1, $2)
+       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version`,
+      [name, version],
+    );
     // The shadow's customer copies replace the live ones first, the tables move last: an
     // INLINE command locks its customer copy (FOR UPDATE) before it writes the tables, so
     // this is the commands' own lock order (the other order deadlocks with such a command).
@@ -318,12 +313,6 @@ export async function swapIn(
     await client.query('DELETE FROM projection_checkpoints WHERE name = $1', [shadowCheckpoint(name)]);
     // The shadow applied every event up to the checkpoint, parked ones included.
     await resolveByRebuild(pgSql(client), name);
-    await client.query(
-      `INSERT INTO projection_versions (name, version)
-       SELECT name, version FROM projection_rebuilds WHERE name = $1
-       ON CONFLICT (name) DO UPDATE SET version = EXCLUDED.version`,
-      [name],
-    );
     await client.query('DELETE FROM projection_rebuilds WHERE name = $1', [name]);
     await client.query('COMMIT');
   } catch (error) {

@@ -61,6 +61,8 @@ export class Runner {
   finished = false;
   /** The last batch read as many events as it asked for: more are waiting. */
   private lastBatchFull = false;
+  /** The read model was found at a newer version than this code's (said once). */
+  private outdatedLogged = false;
 
   constructor(
     private readonly host: RunnerHost,
@@ -100,6 +102,13 @@ export class Runner {
       }
       if (this.host.stopping) break;
       if (result.kind === 'gone') this.finished = true;
+      if (result.kind === 'outdated' && !this.outdatedLogged) {
+        this.outdatedLogged = true;
+        this.options.log.warn(
+          { projection: this.projection.name, version: result.version, codeVersion: this.projection.version },
+          'read model is at a newer version than this code; leaving it to processes that run that version',
+        );
+      }
       if (result.kind === 'applied') {
         this.idleDelay = 5;
         this.host.wakeOthers(this);

@@ -16,6 +16,7 @@ import type { OrderEvent } from '../events/order.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
 import { CustomerCopies, idKey, isCustomerEvent } from './customers.ts';
+import { tableFor } from './shapes.ts';
 import { insertRows, loadRows, type Table, updateRows } from './tables.ts';
 
 /** What `evolve` may read besides the row and the event. */
@@ -115,19 +116,23 @@ export async function applySetBased<Row extends VersionedRow>(
 ): Promise<void> {
   const customers = await CustomerCopies.load(sql, model.name, model.customers === false ? [] : events);
   const orderEvents = events.filter((e): e is StoredEvent<OrderEvent> => e.aggregateType === 'Order');
-  const before = await loadRows(sql, model.table, [...new Set(orderEvents.map((e) => idKey(e.aggregateId)))]);
+  // The tables in the shape this transaction writes (see shapes.ts).
+  const table = tableFor(sql, model.name, model.table);
+  const before = await loadRows(sql, table, [...new Set(orderEvents.map((e) => idKey(e.aggregateId)))]);
   const { rows, created, changed, children } = evolveBatch(model, before, events, customers);
   await insertRows(
     sql,
-    model.table,
+    table,
     [...created].map((id) => rows.get(id)!),
   );
   await updateRows(
     sql,
-    model.table,
+    table,
     [...changed].filter((id) => !created.has(id)).map((id) => rows.get(id)!),
   );
-  for (const [i, child] of (model.children ?? []).entries()) await insertRows(sql, child.table, children[i]!);
+  for (const [i, child] of (model.children ?? []).entries()) {
+    await insertRows(sql, tableFor(sql, model.name, child.table), children[i]!);
+  }
   // After the rows: a name copied into an order created earlier in the batch is replaced too.
   await model.afterRows?.(sql, {
     customers,

@@ -16,6 +16,11 @@ export interface Column<Row> {
   type: ColumnType;
   /** Written when the row is created, never updated by an event (keys, creation facts, customer copies). */
   fixed?: boolean;
+  /**
+   * The read model's version that brought the column (absent: there from the start).
+   * Tables of an earlier version lack it: see shapes.ts (writes) and `selectList` (reads).
+   */
+  since?: number;
 }
 
 export interface Table<Row> {
@@ -66,20 +71,46 @@ function columnsOf<Row>(columns: Column<Row>[]): Parameter[] {
   return parameters;
 }
 
+const SQL_TYPE: Record<Exclude<ColumnType, 'position' | 'text[]'>, string> = {
+  uuid: 'uuid',
+  text: 'text',
+  int: 'int',
+  bigint: 'bigint',
+  date: 'date',
+  timestamptz: 'timestamptz',
+  jsonb: 'jsonb',
+};
+
+/**
+ * `alias.column`, or, for a column the table may not have yet (`tolerant`), the same
+ * value read from the row as JSON: null where the table lacks the column.
+ */
+function columnRef(alias: string, column: string, type: ColumnType, tolerant: boolean): string {
+  if (!tolerant) return `${alias}.${column}`;
+  if (type === 'text[]') return `ARRAY(SELECT jsonb_array_elements_text(to_jsonb(${alias}) -> '${column}'))`;
+  const cast = type === 'position' ? (column.endsWith('_seq') ? 'bigint' : 'xid8') : SQL_TYPE[type];
+  return `(to_jsonb(${alias}) ->> '${column}')::${cast}`;
+}
+
 /**
  * The SELECT list of a table's columns: named by field for `rowFrom` (the one row
  * mapper), or by column ('column': snake_case) for rows published as read; timestamps
  * as ISO text (what `rowFrom` keeps) or as the driver returns them ('raw': Date).
+ * With `known`, the version the table is known to have reached: a column a later
+ * version brought is read tolerantly (null while the table lacks it, see columnRef),
+ * so a reader is never ahead of the table it reads.
  */
 export function selectList<Row>(
   table: Table<Row>,
   alias = table.name,
   names: 'field' | 'column' = 'field',
   timestamps: 'text' | 'raw' = names === 'field' ? 'text' : 'raw',
+  known = Number.POSITIVE_INFINITY,
 ): string {
   return table.columns
     .map((c) => {
-      const col = `${alias}.${c.column}`;
+      const tolerant = (c.since ?? 0) > known;
+      const col = columnRef(alias, c.column, c.type, tolerant);
       const as = names === 'field' ? `"${c.field}"` : c.column;
       switch (c.type) {
         case 'uuid':
@@ -94,10 +125,15 @@ export function selectList<Row>(
           return `${col}::text AS ${as}`;
         case 'text[]':
           return `array_to_json(${col})::text AS ${as}`;
-        case 'position':
+        case 'position': {
+          const [tx, seq] = [
+            columnRef(alias, `${c.column}_tx_id`, c.type, tolerant),
+            columnRef(alias, `${c.column}_seq`, c.type, tolerant),
+          ];
           return names === 'field'
-            ? `${col}_tx_id::text AS "${c.field}TxId", ${col}_seq::text AS "${c.field}Seq"`
-            : `${col}_tx_id::text AS ${c.column}_tx_id, ${col}_seq::text AS ${c.column}_seq`;
+            ? `${tx}::text AS "${c.field}TxId", ${seq}::text AS "${c.field}Seq"`
+            : `${tx}::text AS ${c.column}_tx_id, ${seq}::text AS ${c.column}_seq`;
+        }
         default:
           return `${col} AS ${as}`;
       }

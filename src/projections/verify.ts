@@ -5,6 +5,7 @@
 
 import type { Sql } from '../db/sql.ts';
 import type { Projection, ProjectionName } from './projection.ts';
+import { liveVersions } from './shapes.ts';
 
 export interface RowDifference {
   table: string;
@@ -43,7 +44,9 @@ export async function verify(sql: Sql, projection: Projection, maxDifferences = 
   const parkedById = new Map(parked.map((p) => [p.aggregateId.toLowerCase(), p]));
   const all: RowDifference[] = [];
   let rowsChecked = 0;
-  for (const check of projection.checks) {
+  // What the live tables' version has (a column a later version brings is checked once it is swapped in).
+  const live = (await liveVersions(sql, [projection.name])).get(projection.name) ?? projection.version;
+  for (const check of projection.checks.filter((c) => (c.since ?? 0) <= live)) {
     const [expected, actual] = [await sql.query(check.expected), await sql.query(check.actual)];
     const keyOf = (row: Record<string, unknown>) => check.key.map((k) => String(row[k])).join('|');
     const keyObject = (row: Record<string, unknown>) => Object.fromEntries(check.key.map((k) => [k, row[k]]));

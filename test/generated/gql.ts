@@ -21,6 +21,8 @@ type Documents = {
     "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n": typeof types.VerifyDocument,
     "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": typeof types.ReaderDocument,
     "\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n": typeof types.RebuildStatusDocument,
+    "\n  query ShapeReader { orders(first: 50) { totalCount nodes { id currency } } }\n": typeof types.ShapeReaderDocument,
+    "\n  query ShapeVerify { verifyProjection(name: order_list_view) { rowsChecked differences { table key kind } } }\n": typeof types.ShapeVerifyDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": typeof types.ProjectionLagDocument,
     "\n  query UpcastHistory($id: ID!) {\n    orderHistory(id: $id) { type version payload }\n  }\n": typeof types.UpcastHistoryDocument,
     "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": typeof types.OrdersPageDocument,
@@ -65,6 +67,8 @@ const documents: Documents = {
     "\n  query Verify($name: ProjectionName!) {\n    verifyProjection(name: $name) { projection rowsChecked differences { table key kind fields { field expected actual } } }\n  }\n": types.VerifyDocument,
     "\n  query Reader { orders(first: 50) { totalCount nodes { id } } }\n": types.ReaderDocument,
     "\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n": types.RebuildStatusDocument,
+    "\n  query ShapeReader { orders(first: 50) { totalCount nodes { id currency } } }\n": types.ShapeReaderDocument,
+    "\n  query ShapeVerify { verifyProjection(name: order_list_view) { rowsChecked differences { table key kind } } }\n": types.ShapeVerifyDocument,
     "\n  query ProjectionLag {\n    projections { name state lagEvents lagMs }\n    outbox { head horizonHolders { pid ageMs query applicationName } }\n  }\n": types.ProjectionLagDocument,
     "\n  query UpcastHistory($id: ID!) {\n    orderHistory(id: $id) { type version payload }\n  }\n": types.UpcastHistoryDocument,
     "\n  query OrdersPage($first: Int, $after: String, $filter: OrderFilter) {\n    orders(first: $first, after: $after, filter: $filter) {\n      nodes { id customerName customerEmail status totalCents itemCount items { sku productName quantity } }\n      pageInfo { hasNextPage endCursor }\n    }\n  }\n": types.OrdersPageDocument,
@@ -144,6 +148,14 @@ export function graphql(source: "\n  query Reader { orders(first: 50) { totalCou
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n"): (typeof documents)["\n  query RebuildStatus { projections { name state version rebuild { processed total etaMs } } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ShapeReader { orders(first: 50) { totalCount nodes { id currency } } }\n"): (typeof documents)["\n  query ShapeReader { orders(first: 50) { totalCount nodes { id currency } } }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query ShapeVerify { verifyProjection(name: order_list_view) { rowsChecked differences { table key kind } } }\n"): (typeof documents)["\n  query ShapeVerify { verifyProjection(name: order_list_view) { rowsChecked differences { table key kind } } }\n"];
 /**
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */

@@ -78,6 +78,7 @@ describe('order_list_view', () => {
       createdAt: '2026-11-30T23:59:59.999Z',
       updatedAt: '2026-11-30T23:59:59.999Z',
       position: created.position,
+      currency: 'EUR',
     });
     expect(children[0]).toEqual([
       { ...listLine(line(1, 2, 300)), orderId: ORDER },

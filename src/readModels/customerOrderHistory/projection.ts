@@ -9,6 +9,7 @@ import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
 import { applySetBased, type SetBasedModel, skipSetBased } from '../../projections/setBased.ts';
 import type { Table } from '../../projections/tables.ts';
+import { definition } from './definition.ts';
 import { checks } from './verify.ts';
 
 const NAME = 'customer_order_history';
@@ -117,6 +118,7 @@ export const customerOrderHistoryProjection: Projection = {
   name: NAME,
   version: 1,
   tables: ['customer_order_history'],
+  definition,
   checks,
   apply: (sql, events) => applySetBased(sql, customerOrderHistoryModel, events),
   skip: (sql, events) => skipSetBased(sql, customerOrderHistoryModel, events),

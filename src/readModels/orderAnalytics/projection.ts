@@ -15,6 +15,7 @@ import { unitsOf } from '../../events/order.ts';
 import type { Projection } from '../../projections/projection.ts';
 import { applySetBased, type SetBasedModel, skipSetBased } from '../../projections/setBased.ts';
 import type { Table } from '../../projections/tables.ts';
+import { definition } from './definition.ts';
 import { checks } from './verify.ts';
 
 const NAME = 'order_analytics';
@@ -136,6 +137,7 @@ export const orderAnalyticsProjection: Projection = {
   name: NAME,
   version: 1,
   tables: ['order_analytics', 'order_analytics_orders'],
+  definition,
   checks,
   apply: (sql, events) => applySetBased(sql, orderAnalyticsModel, events),
   skip: (sql, events) => skipSetBased(sql, orderAnalyticsModel, events),

@@ -53,6 +53,11 @@ export const OrderViewRef = builder.objectRef<OrderView>('OrderView').implement(
     version: t.exposeInt('version'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    currency: t.exposeString('currency', {
+      nullable: true,
+      description:
+        'ISO 4217 code of the money in this order (its totals and prices are in its minor units). Version 2 of order_list_view: null while a database that held version 1 rebuilds, until the new version is swapped in.',
+    }),
     items: t.field({
       type: [OrderViewItemRef],
       description:

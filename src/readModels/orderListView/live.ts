@@ -11,7 +11,7 @@ import {
   type RebuildProgressMessage,
 } from '../../bus/bus.ts';
 import { comparePositions, decodePosition, type Position } from '../../outbox/position.ts';
-import { ORDER_VIEW_COLUMNS, type OrderView, orderViewFromRow } from './queries.ts';
+import { type OrderView, orderViewColumns, orderViewFromRow } from './queries.ts';
 
 export type ChangeKind = 'UPSERT' | 'REMOVE';
 
@@ -111,7 +111,7 @@ async function replay(
     params[1] = cursor.position.seq.toString();
     params[2] = cursor.orderId;
     const { rows } = await pool.query<OrderView>(
-      `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view
+      `SELECT ${orderViewColumns(pool)} FROM order_list_view
         WHERE (position_tx_id, position_seq, order_id) > ($1::xid8, $2::bigint, $3::uuid)
           AND (position_tx_id, position_seq) <= ($4::xid8, $5::bigint) ${scope}
         ORDER BY order_list_view.position_tx_id, order_list_view.position_seq, order_list_view.order_id

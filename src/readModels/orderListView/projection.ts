@@ -12,7 +12,9 @@ import { comparePositions, type Position } from '../../outbox/position.ts';
 import { type CustomerCopies, idKey } from '../../projections/customers.ts';
 import type { Projection, ReadModelChange } from '../../projections/projection.ts';
 import { applySetBased, type SetBasedModel, skipSetBased } from '../../projections/setBased.ts';
+import { tableFor } from '../../projections/shapes.ts';
 import { selectList } from '../../projections/tables.ts';
+import { definition } from './definition.ts';
 import { LINES_TABLE, LIST_TABLE, type ListRow } from './table.ts';
 import { checks } from './verify.ts';
 
@@ -23,8 +25,16 @@ export function rowPosition(row: Record<string, unknown>): Position {
   return { txId: BigInt(String(row.position_tx_id)), seq: BigInt(String(row.position_seq)) };
 }
 
-/** As published to subscribers: snake_case, the columns' own names. */
-const COLUMNS = selectList(LIST_TABLE, 'order_list_view', 'column');
+/** As published to subscribers: snake_case, the columns' own names (per table shape, see shapes.ts). */
+const columnsByShape = new WeakMap<object, string>();
+function publishedColumns(table: typeof LIST_TABLE): string {
+  let columns = columnsByShape.get(table);
+  if (!columns) {
+    columns = selectList(table, 'order_list_view', 'column');
+    columnsByShape.set(table, columns);
+  }
+  return columns;
+}
 
 /** The batch's rows and lines, as a set-based model (projections/setBased.ts). */
 export const orderListViewModel: SetBasedModel<ListRow> = {
@@ -49,6 +59,7 @@ export const orderListViewModel: SetBasedModel<ListRow> = {
           createdAt: data.createdAt,
           updatedAt: data.createdAt,
           position: e.position,
+          currency: data.total.currency,
         };
       }
       case 'OrderItemAdded':
@@ -129,8 +140,10 @@ function statusesBefore(events: StoredEvent[]): Map<string, string> {
 
 export const orderListViewProjection: Projection = {
   name: NAME,
-  version: 1,
+  // 2: the currency column (table shape; see shapes.ts and README "Evolving events and read models").
+  version: 2,
   tables: ['order_list_view', 'order_list_view_items'],
+  definition,
   checks,
   apply: (sql, events) => applySetBased(sql, orderListViewModel, events),
   skip: (sql, events) => skipSetBased(sql, orderListViewModel, events),
@@ -151,7 +164,7 @@ export const orderListViewProjection: Projection = {
     }
     if (!orderIds.size && !customerIds.size) return [];
     const rows = await sql.query(
-      `SELECT ${COLUMNS} FROM order_list_view WHERE order_id = ANY($1::uuid[]) OR customer_id = ANY($2::uuid[])`,
+      `SELECT ${publishedColumns(tableFor(sql, NAME, LIST_TABLE))} FROM order_list_view WHERE order_id = ANY($1::uuid[]) OR customer_id = ANY($2::uuid[])`,
       [[...orderIds], [...customerIds]],
     );
     const before = statusesBefore(events);

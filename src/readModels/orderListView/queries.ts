@@ -4,6 +4,7 @@ import { pgSql } from '../../db/sql.ts';
 import { isUuid } from '../../errors.ts';
 import { selectList, viewFromColumns } from '../../projections/tables.ts';
 import type { CursorCodec, OrderFilter, Page } from '../../read/paging.ts';
+import { knownVersion } from '../../read/versions.ts';
 import { LINES_TABLE, LIST_TABLE, type LineRow, type ListRow } from './table.ts';
 
 export interface OrderView {
@@ -21,6 +22,8 @@ export interface OrderView {
   updatedAt: Date;
   positionTxId: string;
   positionSeq: string;
+  /** Version 2 (null while the live read model is at version 1). */
+  currency: string | null;
   /** Its lines, in line order, when they were read with it (`listOrders` with `withItems`). */
   items?: OrderViewItem[];
 }
@@ -28,8 +31,22 @@ export interface OrderView {
 /** A line of an order as the list view holds it (order_list_view_items). */
 export type OrderViewItem = LineRow;
 
-/** An OrderView's SELECT list, from the table's one column list (timestamps as Date). */
-export const ORDER_VIEW_COLUMNS = selectList(LIST_TABLE, 'order_list_view', 'field', 'raw');
+const viewColumns = new Map<number, string>();
+
+/**
+ * An OrderView's SELECT list, from the table's one column list (timestamps as Date),
+ * for the live version known to `pool` (read/versions.ts): a column of a later
+ * version reads as null until that version is swapped in.
+ */
+export function orderViewColumns(pool: pg.Pool): string {
+  const version = knownVersion(pool, 'order_list_view');
+  let columns = viewColumns.get(version);
+  if (!columns) {
+    columns = selectList(LIST_TABLE, 'order_list_view', 'field', 'raw', version);
+    viewColumns.set(version, columns);
+  }
+  return columns;
+}
 
 /** A change as the projection publishes it (named by column) to an OrderView. */
 export function orderViewFromRow(row: Record<string, unknown>): OrderView {
@@ -43,7 +60,7 @@ export async function getOrdersByIds(pool: pg.Pool, ids: readonly string[]): Pro
   const valid = ids.filter(isUuid);
   const rows = valid.length
     ? await pgSql(pool).query<OrderView>(
-        `SELECT ${ORDER_VIEW_COLUMNS} FROM order_list_view WHERE order_id = ANY($1::uuid[])`,
+        `SELECT ${orderViewColumns(pool)} FROM order_list_view WHERE order_id = ANY($1::uuid[])`,
         [valid],
       )
     : [];
@@ -117,7 +134,7 @@ export async function listOrders(
   // Prepared (named) statements: one per filter combination, parsed and planned once
   // per connection.
   const rows = await pgSql(pool).query<OrderView>(
-    `SELECT ${ORDER_VIEW_COLUMNS}${options.withItems ? `, ${ITEMS_JSON}` : ''} FROM order_list_view
+    `SELECT ${orderViewColumns(pool)}${options.withItems ? `, ${ITEMS_JSON}` : ''} FROM order_list_view
       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY created_at DESC, order_id DESC
       LIMIT $${params.length}`,

@@ -18,6 +18,8 @@ export interface ListRow {
   createdAt: string;
   updatedAt: string;
   position: Position;
+  /** The currency of the order's money (version 2; absent from rows of a version 1 table). */
+  currency?: string;
 }
 
 export const LIST_TABLE: Table<ListRow> = {
@@ -37,6 +39,8 @@ export const LIST_TABLE: Table<ListRow> = {
     { field: 'createdAt', column: 'created_at', type: 'timestamptz', fixed: true },
     { field: 'updatedAt', column: 'updated_at', type: 'timestamptz' },
     { field: 'position', column: 'position', type: 'position' },
+    // Version 2: the order's currency, from the money events carry since their version 2.
+    { field: 'currency', column: 'currency', type: 'text', fixed: true, since: 2 },
   ],
 };
 

@@ -1,4 +1,5 @@
 // order_list_view recomputed from the write tables, for verification (projections/verify.ts).
+import { CURRENCY } from '../../events/order.ts';
 import type { VerificationCheck } from '../../projections/projection.ts';
 
 export const checks: VerificationCheck[] = [
@@ -23,5 +24,14 @@ export const checks: VerificationCheck[] = [
       FROM order_items i JOIN products p ON p.id = i.product_id`,
     actual: `SELECT order_id::text AS order_id, line_no, product_id::text AS product_id, sku, product_name, quantity,
         unit_price_cents FROM order_list_view_items`,
+  },
+  {
+    // Version 2. The write model keeps its prices in cents of the one currency the
+    // catalogue prices in (CURRENCY); the events carry it.
+    table: 'order_list_view',
+    since: 2,
+    key: ['order_id'],
+    expected: `SELECT o.id::text AS order_id, '${CURRENCY}' AS currency FROM orders o`,
+    actual: 'SELECT order_id::text AS order_id, currency FROM order_list_view',
   },
 ];

@@ -11,6 +11,7 @@ import type { CustomerCopies } from '../../projections/customers.ts';
 import type { Projection } from '../../projections/projection.ts';
 import { applySetBased, type SetBasedModel, skipSetBased } from '../../projections/setBased.ts';
 import type { Table } from '../../projections/tables.ts';
+import { definition } from './definition.ts';
 import { checks } from './verify.ts';
 
 const NAME = 'order_search';
@@ -153,6 +154,7 @@ export const orderSearchProjection: Projection = {
   name: NAME,
   version: 1,
   tables: ['order_search', 'order_search_terms'],
+  definition,
   checks,
   apply: (sql, events) => applySetBased(sql, orderSearchModel, events),
   skip: (sql, events) => skipSetBased(sql, orderSearchModel, events),
