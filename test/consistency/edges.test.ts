@@ -271,22 +271,24 @@ describe('INLINE order_list_view', () => {
     const customerName = 'Swap Window';
     const { customerId } = await createCustomer(adminContext(t.app), { name: customerName, email: 'sw@example.com' });
     await caughtUp(t.pool);
-    // Hold the swap inside its transaction: it waits on projection_versions, after it
-    // has replaced the customer copies.
+    // Hold the swap inside its transaction: it has recorded the new version and replaced
+    // the customer copies, and waits to move the live tables (a reader holds them).
     const holder = new pg.Client({ connectionString: t.databaseUrl });
     await holder.connect();
     let pending: ReturnType<typeof createOrder> | undefined;
     try {
       await holder.query('BEGIN');
-      await holder.query(`SELECT 1 FROM projection_versions WHERE name = 'order_list_view' FOR UPDATE`);
+      await holder.query('LOCK TABLE order_list_view IN ACCESS SHARE MODE');
       const started = await rebuild(t, 'order_list_view');
       expect(started.json.errors).toBeUndefined();
-      await blockedOn(t, 'projection_versions');
+      await blockedOn(t, 'order_list_view');
+      // The INLINE command waits for the swap at the read model's version (inline.ts),
+      // before it looks for its customer copy.
       pending = createOrder(adminContext(t.app), {
         customerId,
         items: [{ productId: catalogue.productIds[0]!, quantity: 1 }],
       });
-      await blockedOn(t, 'projection_customers');
+      await blockedOn(t, 'projection_versions');
     } finally {
       await holder.query('ROLLBACK');
       await holder.end();

@@ -100,7 +100,7 @@ async function orderListRows(client: pg.ClientBase | pg.Pool, schema: string) {
   const { rows } = await client.query<Record<string, unknown>>(
     `SELECT order_id::text AS order_id, customer_id::text AS customer_id, customer_name, customer_email, status,
             total_cents::float8 AS total_cents, item_count, line_count, version, created_at, updated_at,
-            position_tx_id::text AS position_tx_id, position_seq::text AS position_seq
+            position_tx_id::text AS position_tx_id, position_seq::text AS position_seq, currency
        FROM ${schema}.order_list_view`,
   );
   return new Map(rows.map((r) => [String(r.order_id), r]));
