@@ -14,6 +14,7 @@ import type { OutboxNotifier } from './outbox/notifier.ts';
 import type { ProjectionEngine } from './projections/engine.ts';
 import type { PositionWatcher } from './read/consistency.ts';
 import type { CursorCodec } from './read/paging.ts';
+import type { ReadSources } from './read/replicas.ts';
 import type { OutboxRelay } from './relay/relay.ts';
 import type { CommandContext, CommandHooks } from './write/command.ts';
 
@@ -38,6 +39,8 @@ export interface App {
   rateLimitStore?: RateLimitStore;
   /** Present where this process serves GraphQL: read-your-writes waits. */
   watcher?: PositionWatcher;
+  /** Where queries read: the primary, or streaming replicas (READ_REPLICA_URLS). */
+  reads: ReadSources;
   /** Present where this process may relay the outbox to NATS (projector role, NATS_URL set). */
   relay?: OutboxRelay;
 }

@@ -49,6 +49,13 @@ export interface Config {
   projectionMaxBatchSize: number;
   /** The read-model response cache (graphql/readCache.ts): READ_CACHE_MAX_ENTRIES (0: off), READ_CACHE_TTL_MS. */
   readCache: { maxEntries: number; ttlMs: number };
+  /**
+   * Streaming replicas queries read from (read/replicas.ts): READ_REPLICA_URLS; one is
+   * out of rotation while down or lagging past READ_REPLICA_MAX_LAG_MS (checked every
+   * READ_REPLICA_CHECK_MS); a token waits up to READ_REPLICA_WAIT_MS on its replica,
+   * then reads the primary.
+   */
+  readReplicas: { urls: string[]; maxLagMs: number; checkMs: number; waitMs: number };
   /** How often the no-skip audit compares each checkpoint's account with the outbox (PROJECTION_AUDIT_MS). */
   projectionAuditMs: number;
   /** Abuse limits on GraphQL operations (graphql/limits.ts). */
@@ -207,6 +214,28 @@ export function assertServiceSecret(config: Pick<Config, 'jwtSecret' | 'database
   }
 }
 
+/** READ_REPLICA_URLS: comma-separated postgres:// URLs (empty: no replicas). */
+function parseReplicaUrls(value: string | undefined): string[] {
+  const urls = (value ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  for (const url of urls) {
+    let protocol = '';
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      // reported below
+    }
+    if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+      throw new ConfigError(
+        `READ_REPLICA_URLS must be comma-separated postgres:// URLs, got "${url.replace(/\/\/[^@/]*@/, '//***@')}"`,
+      );
+    }
+  }
+  return urls;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const role = (env.ROLE ?? 'all') as Role;
   if (!['api', 'projector', 'all'].includes(role)) {
@@ -259,6 +288,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     readCache: {
       maxEntries: intFrom(env, 'READ_CACHE_MAX_ENTRIES', 0, 0, 1_000_000),
       ttlMs: intFrom(env, 'READ_CACHE_TTL_MS', 1000, 1, 60_000),
+    },
+    readReplicas: {
+      urls: parseReplicaUrls(env.READ_REPLICA_URLS),
+      maxLagMs: intFrom(env, 'READ_REPLICA_MAX_LAG_MS', 5_000, 0, 3_600_000),
+      checkMs: intFrom(env, 'READ_REPLICA_CHECK_MS', 1_000, 50, 600_000),
+      waitMs: intFrom(env, 'READ_REPLICA_WAIT_MS', 500, 0, 60_000),
     },
     limits: {
       maxDepth: intFrom(env, 'MAX_QUERY_DEPTH', 10, 1, 1000),

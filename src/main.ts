@@ -73,6 +73,7 @@ async function main(): Promise<void> {
   if (config.role !== 'projector') {
     app.watcher = new PositionWatcher(db.pool, bus);
     await app.watcher.start();
+    await app.reads.start();
   }
 
   const adminToken = await app.tokens.sign({ sub: 'admin', role: 'admin' });
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
     await app.engine?.stop();
     await app.relay?.stop();
     app.watcher?.stop();
+    await app.reads.stop();
     await bus.close();
     rateLimitRedis?.disconnect();
     await prisma.$disconnect();

@@ -16,6 +16,7 @@ import { type EngineOptions, ProjectionEngine } from './projections/engine.ts';
 import { inlineProjectionsHook } from './projections/inline.ts';
 import type { Projection } from './projections/projection.ts';
 import { CursorCodec } from './read/paging.ts';
+import { ReadSources, replicaMetrics } from './read/replicas.ts';
 import { ALL_PROJECTIONS } from './readModels/registry.ts';
 import { relayMetrics } from './relay/metrics.ts';
 import { OutboxRelay, type RelayOptions } from './relay/relay.ts';
@@ -34,6 +35,12 @@ export function createApp(parts: {
   const metrics = new Metrics(parts.pool, parts.config);
   // Relay lag is shown by every role (from the database), whether or not this process relays.
   relayMetrics(metrics, parts.pool);
+  const reads = new ReadSources(parts.pool, parts.config.readReplicas.urls, {
+    ...parts.config.readReplicas,
+    poolSize: parts.config.poolSize,
+    log: parts.log,
+  });
+  if (reads.enabled) replicaMetrics(metrics, reads);
   return {
     config: parts.config,
     pool: parts.pool,
@@ -44,6 +51,7 @@ export function createApp(parts: {
     bus: instrumentBus(parts.bus, metrics),
     metrics,
     notifier: new OutboxNotifier(parts.pool),
+    reads,
     hooks: { afterAppend: inline.length ? [inlineProjectionsHook(inline)] : [] },
     ...(parts.rateLimitStore ? { rateLimitStore: parts.rateLimitStore } : {}),
   };

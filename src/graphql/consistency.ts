@@ -84,10 +84,17 @@ export async function readFrom(
 ): Promise<void> {
   for (const p of projections) ctx.readModels.add(p);
   if (!consistency) return;
-  await waitForPosition(ctx, projections, consistency.atLeast, timeoutOf(consistency.timeoutMs));
+  const timeoutMs = timeoutOf(consistency.timeoutMs);
+  const deadline = Date.now() + timeoutMs;
+  await waitForPosition(ctx, projections, consistency.atLeast, timeoutMs);
+  // Reached on the primary; a replica answers only once it has replayed the token too
+  // (its checkpoint rows travel with the rows they cover), else the primary answers.
+  if (!(await ctx.app.reads.reached(ctx.read, projections, decodePosition(consistency.atLeast), deadline))) {
+    ctx.read = ctx.app.reads.primary;
+  }
   // The request's loaders may hold rows read before the wait (another field of the same
   // request): everything read from here on must be at least as new as the token.
-  ctx.loaders = createLoaders(ctx.app.pool);
+  ctx.loaders = createLoaders(ctx.read.pool);
 }
 
 /** After a command: with `consistency.waitFor`, wait for those projections to apply it. */
@@ -113,7 +120,25 @@ export async function afterCommand<R extends { position: string }>(
   return result;
 }
 
-/** Adds `extensions.readModels`: position and lag of each read model the request read. */
+/**
+ * With replicas: which source the request read, and for a replica its replay lag and
+ * its own position of each read model read (its checkpoint rows, not the primary's).
+ */
+async function sourceOf(ctx: GraphQLContext) {
+  const replica = ctx.app.reads.statuses().find((r) => r.name === ctx.read.name);
+  if (!replica) return { name: ctx.read.name };
+  const positions = await ctx.app.reads.positionsOn(ctx.read, [...ctx.readModels]);
+  return {
+    name: replica.name,
+    lagMs: replica.lagMs,
+    positions: Object.fromEntries([...positions].map(([name, position]) => [name, encodePosition(position)])),
+  };
+}
+
+/**
+ * Adds `extensions.readModels`: position and lag of each read model the request read;
+ * with replicas, `extensions.readSource` too (see sourceOf).
+ */
 export function useReadModelFreshness(): Plugin<GraphQLContext> {
   return {
     onExecute({ args }) {
@@ -123,7 +148,15 @@ export function useReadModelFreshness(): Plugin<GraphQLContext> {
           if (!ctx.readModels?.size || !ctx.app.watcher || Symbol.asyncIterator in (result as object)) return;
           const single = result as { extensions?: Record<string, unknown> };
           const readModels = await ctx.app.watcher.freshnessOf([...ctx.readModels]).catch(() => undefined);
-          if (readModels) setResult({ ...single, extensions: { ...single.extensions, readModels } } as typeof result);
+          const readSource = ctx.app.reads.enabled ? await sourceOf(ctx).catch(() => undefined) : undefined;
+          if (readModels || readSource) {
+            const extensions = {
+              ...single.extensions,
+              ...(readModels && { readModels }),
+              ...(readSource && { readSource }),
+            };
+            setResult({ ...single, extensions } as typeof result);
+          }
         },
       };
     },

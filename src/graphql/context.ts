@@ -5,6 +5,7 @@ import { Unauthenticated } from '../auth/jwt.ts';
 import type { Subject } from '../auth/subject.ts';
 import type { Transport } from '../observability/metrics.ts';
 import type { Loaders } from '../read/loaders.ts';
+import type { ReadSource } from '../read/replicas.ts';
 import type { CommandContext } from '../write/command.ts';
 import type { LiveSlot, SseChannel, WsTarget } from './delivery.ts';
 
@@ -18,6 +19,8 @@ export interface GraphQLContext {
   /** How the operation arrived (metrics and logs). */
   transport: Transport;
   loaders: Loaders;
+  /** Where this request's read-model queries go (read/replicas.ts); a consistency wait may move it to the primary. */
+  read: ReadSource;
   /** Read models this request read, reported with their freshness in `extensions`. */
   readModels: Set<string>;
   /** Set by a subscription field's resolver for the change it resolved (graphql/delivery.ts). */

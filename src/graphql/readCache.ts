@@ -189,11 +189,14 @@ export class ReadCache {
             result,
             readModels: [...ctx.readModels],
           }));
-          if (!pending) this.inflight.set(key, run);
+          // Only an answer read from the primary holds what the positions cover: a replica
+          // may lag behind them (read/replicas.ts), so its answers are neither shared nor kept.
+          const fromPrimary = ctx.read === ctx.app.reads.primary;
+          if (!pending && fromPrimary) this.inflight.set(key, run);
           try {
             const { result, readModels } = await run;
             const data = cleanData(result);
-            if (data) this.set(base, positions, data, readModels);
+            if (data && fromPrimary) this.set(base, positions, data, readModels);
             return result;
           } finally {
             if (this.inflight.get(key) === run) this.inflight.delete(key);

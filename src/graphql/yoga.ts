@@ -78,13 +78,15 @@ export function createGraphQLServer(app: App, options: YogaOptions = {}): YogaSe
     cors: (request) => (isGraphiQLRequest(request) ? false : corsFor(app.config.corsOrigins, request)),
     context: async (initial): Promise<GraphQLContext> => {
       const { request } = initial;
+      const read = app.reads.pick();
       return {
         app,
         subject: await subjectFromHeader(app, request.headers.get('authorization')),
         requestId: requestScope.getStore()?.requestId ?? randomUUID(),
         trace: traceFrom(request),
         transport: transportOf(initial, request),
-        loaders: createLoaders(app.pool),
+        loaders: createLoaders(read.pool),
+        read,
         readModels: new Set(),
         sse: (initial as { sse?: SseChannel }).sse,
         connection: (initial as { connection?: object }).connection,

@@ -27,8 +27,11 @@ export interface GraphQLResponse<R> {
 
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 
-export async function createTestApp(options: { env?: Record<string, string>; poolSize?: number } = {}) {
-  const databaseUrl = await createSpecDatabase();
+export async function createTestApp(
+  options: { env?: Record<string, string>; poolSize?: number; databaseUrl?: string } = {},
+) {
+  // A database of its own on the shared server, unless the test brings one (its own cluster).
+  const databaseUrl = options.databaseUrl ?? (await createSpecDatabase());
   const config = loadConfig({
     NODE_ENV: 'test',
     JWT_SECRET: TEST_JWT_SECRET,
@@ -50,6 +53,7 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
   const { prisma } = app;
   app.watcher = new PositionWatcher(pool, app.bus);
   await app.watcher.start();
+  await app.reads.start();
   const yoga = createGraphQLServer(app);
 
   const adminToken = await tokens.sign({ sub: 'test-admin', role: 'admin' });
@@ -102,6 +106,7 @@ export async function createTestApp(options: { env?: Record<string, string>; poo
     async close() {
       await app.engine?.stop();
       app.watcher?.stop();
+      await app.reads.stop();
       await prisma.$disconnect();
       await pool.end();
     },

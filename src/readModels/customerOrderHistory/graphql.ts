@@ -53,7 +53,7 @@ builder.queryFields((t) => ({
       await readFrom(ctx, ['customer_order_history'], args.consistency);
       const customerId = readScope(ctx.subject, 'customerOrderHistory', String(args.customerId))!;
       if (!isUuid(customerId)) throw badInput('customerId is not an id', 'customerId');
-      return getCustomerOrderHistory(ctx.app.pool, ctx.app.cursors, customerId, pageSize(args.first), args.after);
+      return getCustomerOrderHistory(ctx.read.pool, ctx.app.cursors, customerId, pageSize(args.first), args.after);
     },
   }),
 }));

@@ -39,8 +39,8 @@ builder.queryFields((t) => ({
       if (args.to.getTime() - args.from.getTime() > 3 * 366 * 86_400_000) throw badInput('at most three years', 'to');
       const bucket = (args.bucket ?? 'DAY') as Bucket;
       return customerId
-        ? getCustomerAnalytics(ctx.app.pool, customerId, args.from, args.to, bucket)
-        : getOrderAnalytics(ctx.app.pool, args.from, args.to, bucket);
+        ? getCustomerAnalytics(ctx.read.pool, customerId, args.from, args.to, bucket)
+        : getOrderAnalytics(ctx.read.pool, args.from, args.to, bucket);
     },
   }),
 }));

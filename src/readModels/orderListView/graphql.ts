@@ -111,7 +111,7 @@ builder.queryFields((t) => ({
       const customerId = readScope(ctx.subject, 'orders', filter.customerId ? String(filter.customerId) : null);
       if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filter');
       // Items asked for: read with the page, in the same statement (no second round trip).
-      return listOrders(ctx.app.pool, ctx.app.cursors, { ...filter, customerId }, pageSize(args.first), args.after, {
+      return listOrders(ctx.read.pool, ctx.app.cursors, { ...filter, customerId }, pageSize(args.first), args.after, {
         withItems: selectsOrderItems(info),
       });
     },
@@ -124,7 +124,7 @@ builder.queryFields((t) => ({
     resolve: async (_root, args, ctx) => {
       await readFrom(ctx, ['order_list_view'], args.consistency);
       const id = readScope(ctx.subject, 'customer', String(args.id))!;
-      return isUuid(id) ? getCustomerById(ctx.app.pool, id) : null;
+      return isUuid(id) ? getCustomerById(ctx.read.pool, id) : null;
     },
   }),
 }));

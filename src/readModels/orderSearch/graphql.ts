@@ -97,7 +97,7 @@ builder.queryFields((t) => ({
       const customerId = readScope(ctx.subject, 'searchOrders', filters.customerId ? String(filters.customerId) : null);
       if (customerId && !isUuid(customerId)) throw badInput('customerId is not an id', 'filters');
       return searchOrders(
-        ctx.app.pool,
+        ctx.read.pool,
         ctx.app.cursors,
         args.text,
         { ...filters, customerId },
@@ -120,7 +120,7 @@ builder.queryFields((t) => ({
       if (args.prefix.length < 1 || args.prefix.length > 100) throw badInput('prefix is 1 to 100 characters', 'prefix');
       const limit = args.limit ?? 10;
       if (limit < 1 || limit > 50) throw badInput('limit is 1 to 50', 'limit');
-      return autocomplete(ctx.app.pool, args.prefix, limit, readScope(ctx.subject, 'autocomplete', null));
+      return autocomplete(ctx.read.pool, args.prefix, limit, readScope(ctx.subject, 'autocomplete', null));
     },
   }),
 }));
