@@ -83,7 +83,13 @@ async function main(): Promise<void> {
     : undefined;
   const server = createHttpServer(app, {
     yoga,
-    ready: () => readiness(db.pool, { maxLagMs: config.readyMaxLagMs, maxIdleMs: config.readyMaxIdleMs, log }),
+    ready: () =>
+      readiness(db.pool, {
+        maxLagMs: config.readyMaxLagMs,
+        maxIdleMs: config.readyMaxIdleMs,
+        log,
+        replicas: () => app.reads.statuses(),
+      }),
   });
   const ws = yoga ? attachWebSocket(app, server, yoga) : undefined;
   // Handlers first: a signal that arrives as soon as the port answers still stops cleanly.

@@ -40,7 +40,7 @@ export function createApp(parts: {
     poolSize: parts.config.poolSize,
     log: parts.log,
   });
-  if (reads.enabled) replicaMetrics(metrics, reads);
+  replicaMetrics(metrics, reads);
   return {
     config: parts.config,
     pool: parts.pool,

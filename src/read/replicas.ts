@@ -219,7 +219,10 @@ export class ReadSources {
   }
 }
 
-/** `parallax_read_replica_in_rotation` and `parallax_read_replica_lag_seconds`, per replica, as of the last check. */
+/**
+ * `parallax_read_replica_in_rotation` and `parallax_read_replica_lag_seconds`, per replica, as of the last check
+ * (registered without replicas too, empty, so dashboards and alerts always find them).
+ */
 export function replicaMetrics(metrics: Metrics, reads: ReadSources): void {
   const registers = [metrics.registry];
   new Gauge({

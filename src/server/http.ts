@@ -23,6 +23,7 @@ import { readCheckpoints } from '../projections/checkpoints.ts';
 import { parkedSummaries } from '../projections/parking.ts';
 import { PROJECTION_NAMES, type ProjectionName } from '../projections/projection.ts';
 import { idleMsOf } from '../projections/status.ts';
+import type { ReplicaStatus } from '../read/replicas.ts';
 
 /** Why a readiness check failed; the body never carries error text (it is logged instead). */
 export type ReadyCode =
@@ -33,7 +34,8 @@ export type ReadyCode =
   | 'PROJECTION_LAGGING'
   | 'PROJECTION_NOT_RUNNING'
   | 'EVENTS_UNACCOUNTED'
-  | 'PROJECTION_PARKED';
+  | 'PROJECTION_PARKED'
+  | 'READ_REPLICA_OUT_OF_ROTATION';
 
 export interface ReadyCheck {
   ready: boolean;
@@ -349,6 +351,8 @@ export interface ReadinessOptions {
   maxIdleMs?: number;
   /** Where a failed check's error goes (the /ready body carries only its code). */
   log?: Logger;
+  /** The read replicas (read/replicas.ts): one out of rotation is a warning, the primary serves. */
+  replicas?: () => ReplicaStatus[];
 }
 
 let expectedMigrations: Promise<string[]> | undefined;
@@ -417,6 +421,14 @@ export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): 
     checks.parked = parked.length
       ? { ok: true, warning: true, code: 'PROJECTION_PARKED', detail: parked }
       : { ok: true, detail: [] };
+    const replicas = options.replicas?.();
+    if (replicas?.length) {
+      // Names and lag only: an error text could name hosts.
+      const out = replicas.filter((r) => !r.inRotation).map((r) => ({ name: r.name, lagMs: r.lagMs }));
+      checks.replicas = out.length
+        ? { ok: true, warning: true, code: 'READ_REPLICA_OUT_OF_ROTATION', detail: out }
+        : { ok: true, detail: [] };
+    }
   } catch (error) {
     const code = isDatabaseUnavailable(error) ? 'DATABASE_UNAVAILABLE' : 'DATABASE_ERROR';
     options.log?.warn({ err: error, code }, 'readiness check failed');

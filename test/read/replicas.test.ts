@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.ts';
 import { decodePosition } from '../../src/outbox/position.ts';
+import { readiness } from '../../src/server/http.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
 import { caughtUp, until } from '../support/projections.ts';
 import { type ReplicaPair, startReplicaPair } from '../support/replica.ts';
@@ -128,6 +129,15 @@ describe('queries on a streaming replica', () => {
       const stoppedAt = answers.length;
       await until('reads from the primary', async () => answers.slice(stoppedAt).some((a) => a.source === 'primary'));
       expect(t.app.reads.statuses()[0]).toMatchObject({ inRotation: false });
+      // /ready stays ready and warns (the primary serves).
+      const ready = await readiness(t.pool, { replicas: () => t.app.reads.statuses() });
+      expect(ready.ready).toBe(true);
+      expect(ready.checks.replicas).toMatchObject({
+        ok: true,
+        warning: true,
+        code: 'READ_REPLICA_OUT_OF_ROTATION',
+        detail: [{ name: 'replica-1' }],
+      });
       await pair.startReplica();
       const restartedAt = answers.length;
       await until(
@@ -135,6 +145,8 @@ describe('queries on a streaming replica', () => {
         async () => answers.slice(restartedAt).some((a) => a.source === 'replica-1'),
         30_000,
       );
+      const back = await readiness(t.pool, { replicas: () => t.app.reads.statuses() });
+      expect(back.checks.replicas).toEqual({ ok: true, detail: [] });
     } finally {
       running = false;
       await reader;
