@@ -361,7 +361,7 @@ describe('INLINE order_list_view', () => {
     t.app.hooks.afterAppend!.pop();
 
     // A client resumes from before both, and leaves after a moment with what it got.
-    const first = follow(orderListChanges(t.pool, t.app.bus, { customerId: null, status: null }, start.position));
+    const first = follow(orderListChanges([t.pool], t.app.bus, { customerId: null, status: null }, start.position));
     await sleep(1_500);
     await first.stop();
     const last = first.items.at(-1)?.position ?? start.position;
@@ -369,14 +369,14 @@ describe('INLINE order_list_view', () => {
     const orderA = await a;
     await caughtUp(t.pool);
 
-    const second = follow(orderListChanges(t.pool, t.app.bus, { customerId: null, status: null }, last));
+    const second = follow(orderListChanges([t.pool], t.app.bus, { customerId: null, status: null }, last));
     const seen = () => new Set([...first.items, ...second.items].map((c) => c.order.orderId));
     await until('A and B to reach the client', async () => seen().has(orderA.orderId) && seen().has(b.orderId), 10_000);
     await second.stop();
   });
 
   it('tells a subscriber filtered on PENDING to drop an order confirmed by an INLINE command', async () => {
-    const pending = follow(orderListChanges(t.pool, t.app.bus, { customerId: null, status: 'PENDING' }, null));
+    const pending = follow(orderListChanges([t.pool], t.app.bus, { customerId: null, status: 'PENDING' }, null));
     await sleep(500);
     const order = await orderFor(t, catalogue, 0);
     await until('the UPSERT', async () => pending.items.some((c) => c.order.orderId === order.orderId));
@@ -560,7 +560,7 @@ describe('a batch published late after a lease handover', () => {
   });
 
   it('cannot leave a client holding the later batch position without the earlier batch rows', async () => {
-    const live = follow(orderListChanges(t.pool, t.app.bus, { customerId: null, status: null }, null));
+    const live = follow(orderListChanges([t.pool], t.app.bus, { customerId: null, status: null }, null));
     await sleep(300);
     // An ordinary batch first, so the stream knows where the chain stands.
     const before = await orderFor(t, catalogue, 0);
@@ -577,7 +577,7 @@ describe('a batch published late after a lease handover', () => {
     const y = await orderFor(t, catalogue, 0);
     await until('the client to get a change', async () => firstPosition);
     await live.stop();
-    const resumed = follow(orderListChanges(t.pool, t.app.bus, { customerId: null, status: null }, firstPosition!));
+    const resumed = follow(orderListChanges([t.pool], t.app.bus, { customerId: null, status: null }, firstPosition!));
     const seen = () =>
       new Set(
         [...live.items, ...resumed.items].filter((c) => c.order.orderId !== before.orderId).map((c) => c.order.orderId),

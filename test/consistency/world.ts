@@ -64,7 +64,7 @@ export class Follower {
 
   start(api: ApiInstance): void {
     this.api = api;
-    const stream = orderListChanges(api.app.pool, api.app.bus, { customerId: null, status: null }, this.last);
+    const stream = orderListChanges([api.app.pool], api.app.bus, { customerId: null, status: null }, this.last);
     this.stream = stream;
     this.done = (async () => {
       try {

@@ -1,6 +1,7 @@
 // Subscriptions: live order-list changes and projection positions, pushed only after
 // the batch that made them committed (so a query can already see what arrives).
 import { createGraphQLError } from 'graphql-yoga';
+import type pg from 'pg';
 import type { PositionMessage } from '../../bus/bus.ts';
 import { isUuid } from '../../errors.ts';
 import { InvalidPositionToken } from '../../outbox/position.ts';
@@ -8,6 +9,7 @@ import { createLoaders } from '../../read/loaders.ts';
 import { OrderViewRef } from '../../readModels/orderListView/graphql.ts';
 import { type OrderListChange, orderListChanges, projectionPositions } from '../../readModels/orderListView/live.ts';
 import { builder } from '../builder.ts';
+import type { GraphQLContext } from '../context.ts';
 import type { LiveSlot } from '../delivery.ts';
 import { readScope } from '../reads.ts';
 import { OrderStatusEnum } from './orderStatus.ts';
@@ -62,6 +64,11 @@ function badAfter(error: unknown): never {
   throw error;
 }
 
+/** Where a resume replays: the request's read replica first (most of it), then the primary (read/replicas.ts). */
+function replayPools(ctx: GraphQLContext): pg.Pool[] {
+  return ctx.read === ctx.app.reads.primary ? [ctx.app.pool] : [ctx.read.pool, ctx.app.pool];
+}
+
 builder.subscriptionFields((t) => ({
   orderListChanged: t.field({
     description:
@@ -79,7 +86,7 @@ builder.subscriptionFields((t) => ({
       }
       try {
         return orderListChanges(
-          ctx.app.pool,
+          replayPools(ctx),
           ctx.app.bus,
           { customerId, status: args.status ?? null },
           args.after ?? null,
@@ -110,7 +117,7 @@ builder.subscriptionFields((t) => ({
       } else customerId = null;
       try {
         return orderListChanges(
-          ctx.app.pool,
+          replayPools(ctx),
           ctx.app.bus,
           { customerId, status: null, orderId: id },
           args.after ?? null,

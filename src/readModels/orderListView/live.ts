@@ -75,6 +75,9 @@ export function classify(order: OrderView, filter: OrderListFilter): ChangeKind 
   return order.previousStatus === filter.status || order.previousStatus === undefined ? 'REMOVE' : null;
 }
 
+const FIRST_ID = '00000000-0000-0000-0000-000000000000';
+const LAST_ID = 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+
 /**
  * Rows of the list changed after `after`, up to order_list_view's checkpoint as read
  * first, handed to `emit` page by page (REPLAY_PAGE_ROWS each, keyset on the position):
@@ -83,19 +86,44 @@ export function classify(order: OrderView, filter: OrderListFilter): ChangeKind 
  * lower position may still commit) to the batch that passes it, so a client never holds
  * a position past a row it has not got. A row that changes while the pages are read
  * moves past the bound and arrives live (the stream listens before it replays).
+ *
+ * `pools` are read in turn, each up to its own checkpoint and from where the one before
+ * stopped: a read replica first (most of a long replay), then the primary for what the
+ * replica has not replayed yet. A replica's rows up to its checkpoint are the primary's
+ * (the checkpoint row is replicated with the rows it covers), and the primary's
+ * checkpoint bounds the whole replay as it does without a replica, so the seam with the
+ * live stream is where it always was.
  */
 async function replay(
-  pool: pg.Pool,
+  pools: readonly pg.Pool[],
   after: Position,
   filter: OrderListFilter,
   emit: (orders: OrderView[]) => void,
 ): Promise<void> {
-  const { rows: checkpoint } = await pool.query<{ tx_id: string; seq: string }>(
-    `SELECT tx_id::text AS tx_id, seq::text AS seq FROM projection_checkpoints WHERE name = 'order_list_view'`,
-  );
-  if (!checkpoint[0]) return;
+  let cursor = { position: after, orderId: FIRST_ID };
+  for (const pool of pools) {
+    const { rows: checkpoint } = await pool.query<{ tx_id: string; seq: string }>(
+      `SELECT tx_id::text AS tx_id, seq::text AS seq FROM projection_checkpoints WHERE name = 'order_list_view'`,
+    );
+    if (!checkpoint[0]) continue;
+    const bound = { txId: BigInt(checkpoint[0].tx_id), seq: BigInt(checkpoint[0].seq) };
+    if (comparePositions(bound, cursor.position) <= 0) continue;
+    await replayPages(pool, cursor, bound, filter, emit);
+    // Everything at or below the bound is sent; the next source goes on above it.
+    cursor = { position: bound, orderId: LAST_ID };
+  }
+}
+
+/** One source's pages: rows after `from` (position, then id) at or below `bound`. */
+async function replayPages(
+  pool: pg.Pool,
+  from: { position: Position; orderId: string },
+  bound: Position,
+  filter: OrderListFilter,
+  emit: (orders: OrderView[]) => void,
+): Promise<void> {
   // A customer's rename moves all its rows to one position: the keyset carries the id too.
-  const params: unknown[] = [null, null, null, checkpoint[0].tx_id, checkpoint[0].seq];
+  const params: unknown[] = [null, null, null, bound.txId.toString(), bound.seq.toString()];
   let scope = '';
   if (filter.customerId) {
     params.push(filter.customerId);
@@ -105,7 +133,7 @@ async function replay(
     params.push(filter.orderId);
     scope += ` AND order_id = $${params.length}::uuid`;
   }
-  let cursor = { position: after, orderId: '00000000-0000-0000-0000-000000000000' };
+  let cursor = from;
   for (;;) {
     params[0] = cursor.position.txId.toString();
     params[1] = cursor.position.seq.toString();
@@ -285,7 +313,8 @@ function listFeed(bus: Bus): ListFeed {
 }
 
 export function orderListChanges(
-  pool: pg.Pool,
+  /** Where replays read, in turn (see replay): a read replica, then the primary. */
+  pools: readonly pg.Pool[],
   bus: Bus,
   filter: OrderListFilter,
   after: string | null,
@@ -322,7 +351,7 @@ export function orderListChanges(
       rereads += 1;
       queue = queue
         .then(() =>
-          replay(pool, after, filter, (orders) => {
+          replay(pools, after, filter, (orders) => {
             for (const o of orders) emit(o);
           }),
         )
