@@ -111,7 +111,7 @@ export const replayBenchmark: Benchmark = {
     // compared with the ones the live replay built instead, row for row (a digest each).
     const liveDigest = await readModelDigests(app.pool);
     const rebuildStarted = performance.now();
-    for (const projection of ALL_PROJECTIONS) await startRebuild(app.pool, projection, projection.version, 'benchmark');
+    for (const projection of ALL_PROJECTIONS) await startRebuild(app.pool, projection, 'benchmark');
     await app.engine.syncRebuilds();
     const rebuilt: Record<string, { seconds: number; eventsPerSecond: number }> = {};
     while (Object.keys(rebuilt).length < ALL_PROJECTIONS.length) {

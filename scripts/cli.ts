@@ -94,15 +94,7 @@ try {
     if (report.differences.length) exitCode = 1;
   } else {
     const projection = ALL_PROJECTIONS.find((p) => p.name === name)!;
-    const { rows } = await pool.query<{ version: number }>('SELECT version FROM projection_versions WHERE name = $1', [
-      name,
-    ]);
-    const started = await startRebuild(
-      pool,
-      projection,
-      rows[0]?.version ?? projection.version,
-      'requested from the CLI',
-    );
+    const started = await startRebuild(pool, projection, 'requested from the CLI');
     console.log(started ? `rebuilding ${name}; a running projector builds it` : `${name} is already rebuilding`);
     for (;;) {
       const state = (await rebuildsInProgress(pgSql(pool))).find((r) => r.name === name);

@@ -70,14 +70,11 @@ export async function rebuildsInProgress(sql: Sql): Promise<RebuildState[]> {
 
 /**
  * Starts a rebuild of `projection` into a fresh shadow, unless one is running (a STALLED
- * one is replaced). Returns false when one already was.
+ * one is replaced). Returns false when one already was. The shadow is this code's
+ * version (its definition, its shape), so that is the version the swap records.
  */
-export async function startRebuild(
-  pool: pg.Pool,
-  projection: Projection,
-  version: number,
-  reason: string,
-): Promise<boolean> {
+export async function startRebuild(pool: pg.Pool, projection: Projection, reason: string): Promise<boolean> {
+  const version = projection.version;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
@@ -340,7 +337,7 @@ export async function rebuildOutdated(pool: pg.Pool, projections: Projection[]):
         p.name,
         p.version,
       ]);
-    } else if (current !== p.version && (await startRebuild(pool, p, p.version, `version ${current} → ${p.version}`))) {
+    } else if (current !== p.version && (await startRebuild(pool, p, `version ${current} → ${p.version}`))) {
       started.push(p.name);
     }
   }

@@ -476,7 +476,7 @@ describe('a rebuild whose shadow schema is gone', () => {
     await t.app.engine!.stop();
     // No engine runs: the rebuild is registered, then its schema is dropped by hand.
     const history = ALL_PROJECTIONS.find((p) => p.name === 'customer_order_history')!;
-    expect(await startRebuild(t.pool, history, history.version, 'test')).toBe(true);
+    expect(await startRebuild(t.pool, history, 'test')).toBe(true);
     const { rows } = await t.pool.query<{ nspname: string }>(
       "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild\\_%'",
     );

@@ -85,6 +85,41 @@ describe('the migration for order_list_view version 2', () => {
   });
 });
 
+describe('a rebuild an operator requests while version 1 is live', () => {
+  it("builds the code's version 2, from its definition, and records it at the swap", async () => {
+    const t = await createTestApp();
+    try {
+      const catalogue = await givenCatalogue(t.app, 2, 2);
+      await runWorkload(t.app, catalogue, { writers: 1, commandsPerWriter: 20 });
+      await t.startEngine();
+      await caughtUp(t.pool);
+      await t.app.engine!.stop();
+      t.app.engine = undefined;
+      await asVersion1(t);
+      const { json } = await t.request(
+        { query: 'mutation { rebuildProjection(input: { name: order_list_view }) { __typename } }' },
+        { authorization: `Bearer ${t.adminToken}` },
+      );
+      expect(json.errors).toBeUndefined();
+      expect(
+        (await t.pool.query("SELECT version FROM projection_rebuilds WHERE name = 'order_list_view'")).rows,
+      ).toEqual([{ version: 2 }]);
+      await t.startEngine();
+      await until(
+        'the rebuild to be swapped in',
+        async () =>
+          (await t.pool.query("SELECT 1 FROM projection_rebuilds WHERE name = 'order_list_view'")).rowCount === 0,
+        60_000,
+      );
+      await caughtUp(t.pool);
+      expect(await shape(t)).toEqual({ currency: 'NOT NULL', version: 2 });
+      await expectReadModelsMatchWriteTables(t.pool, ['order_list_view']);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 /**
  * order_list_view whose shadow takes its first 40 batches slowly, so the rebuild lasts
  * while the live tables take writes (then at full speed, so it catches up with the writers).

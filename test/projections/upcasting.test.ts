@@ -70,7 +70,7 @@ describe('events stored at an older schema version', () => {
     await checkEventVersions(pgSql(t.pool));
 
     // Every read model rebuilt from position zero over the version-1 outbox.
-    for (const projection of ALL_PROJECTIONS) await startRebuild(t.pool, projection, projection.version, 'test');
+    for (const projection of ALL_PROJECTIONS) await startRebuild(t.pool, projection, 'test');
     await t.app.engine!.syncRebuilds();
     await until('every rebuild to be swapped in', async () => {
       const { rows } = await t.pool.query('SELECT name FROM projection_rebuilds');

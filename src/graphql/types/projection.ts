@@ -163,16 +163,7 @@ builder.mutationField('rebuildProjection', (t) =>
       if (!ctx.subject) throw new Forbidden();
       const projection = ALL_PROJECTIONS.find((p) => p.name === input.name);
       if (!projection) throw new NotFoundError('Projection', input.name);
-      const { rows } = await ctx.app.pool.query<{ version: number }>(
-        'SELECT version FROM projection_versions WHERE name = $1',
-        [input.name],
-      );
-      await startRebuild(
-        ctx.app.pool,
-        projection,
-        rows[0]?.version ?? projection.version,
-        `requested by ${ctx.subject.sub}`,
-      );
+      await startRebuild(ctx.app.pool, projection, `requested by ${ctx.subject.sub}`);
       const status = (await projectionStatuses(ctx.app.pool, ctx.app.config)).find((p) => p.name === input.name);
       if (!status) throw new NotFoundError('Projection', input.name);
       return status;
