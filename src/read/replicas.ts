@@ -17,6 +17,7 @@ import { Gauge } from 'prom-client';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { comparePositions, type Position } from '../outbox/position.ts';
+import { VERSIONS_FROM } from './versions.ts';
 
 export interface ReadSource {
   /** 'primary', or 'replica-<n>' (1-based, in READ_REPLICA_URLS order). */
@@ -166,7 +167,8 @@ export class ReadSources {
       }
     };
     // Read-model queries use `query` only (no checked-out clients, no transactions).
-    return { query } as unknown as pg.Pool;
+    // The read models' versions are the replica's own (see read/versions.ts).
+    return { query, [VERSIONS_FROM]: replica.raw } as unknown as pg.Pool;
   }
 
   private takeOut(replica: Replica, error: unknown): void {

@@ -16,6 +16,13 @@ interface Known {
 
 const knownByPool = new WeakMap<pg.Pool, Known>();
 
+/**
+ * Set on a pool whose queries may run elsewhere when its database is away (a read
+ * replica's, read/replicas.ts): versions are learned from this pool only, since another
+ * database's version could be ahead of the tables this one serves.
+ */
+export const VERSIONS_FROM = Symbol('versions from');
+
 /** The version of read model `name` known to be live in `pool`'s database (0 until learned). */
 export function knownVersion(pool: pg.Pool, name: string): number {
   let known = knownByPool.get(pool);
@@ -26,7 +33,8 @@ export function knownVersion(pool: pg.Pool, name: string): number {
   if (!known.loading && Date.now() - known.at >= REFRESH_MS) {
     const state = known;
     state.loading = true;
-    pool
+    const from = (pool as pg.Pool & { [VERSIONS_FROM]?: pg.Pool })[VERSIONS_FROM] ?? pool;
+    from
       .query<{ name: string; version: number }>('SELECT name, version FROM projection_versions')
       .then(({ rows }) => {
         state.versions = new Map(rows.map((r) => [r.name, r.version]));
