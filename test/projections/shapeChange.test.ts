@@ -44,6 +44,19 @@ async function shape(t: TestApp) {
   };
 }
 
+/**
+ * Rows written and projected (`writers` × `commands`), then the database as version 1
+ * of order_list_view would have left it; the engine is stopped.
+ */
+async function givenVersion1Rows(t: TestApp, catalogue: Catalogue, writers: number, commands: number) {
+  await runWorkload(t.app, catalogue, { writers, commandsPerWriter: commands });
+  await t.startEngine();
+  await caughtUp(t.pool);
+  await t.app.engine!.stop();
+  t.app.engine = undefined;
+  await asVersion1(t);
+}
+
 /** The database as version 1 of order_list_view left it: the same rows, without the column version 2 brought. */
 async function asVersion1(t: TestApp) {
   await t.pool.query('ALTER TABLE order_list_view DROP COLUMN currency');
@@ -63,12 +76,7 @@ describe('the migration for order_list_view version 2', () => {
   it('leaves a version 1 read model that holds rows as it is (it is rebuilt), and upgrades an empty one', async () => {
     const t = await createTestApp();
     try {
-      const catalogue = await givenCatalogue(t.app, 2, 2);
-      await runWorkload(t.app, catalogue, { writers: 1, commandsPerWriter: 10 });
-      await t.startEngine();
-      await caughtUp(t.pool);
-      await t.app.engine!.stop();
-      await asVersion1(t);
+      await givenVersion1Rows(t, await givenCatalogue(t.app, 2, 2), 1, 10);
       await t.pool.query(MIGRATION);
       expect(await shape(t)).toEqual({ currency: 'absent', version: 1 });
     } finally {
@@ -89,13 +97,7 @@ describe('a rebuild an operator requests while version 1 is live', () => {
   it("builds the code's version 2, from its definition, and records it at the swap", async () => {
     const t = await createTestApp();
     try {
-      const catalogue = await givenCatalogue(t.app, 2, 2);
-      await runWorkload(t.app, catalogue, { writers: 1, commandsPerWriter: 20 });
-      await t.startEngine();
-      await caughtUp(t.pool);
-      await t.app.engine!.stop();
-      t.app.engine = undefined;
-      await asVersion1(t);
+      await givenVersion1Rows(t, await givenCatalogue(t.app, 2, 2), 1, 20);
       const { json } = await t.request(
         { query: 'mutation { rebuildProjection(input: { name: order_list_view }) { __typename } }' },
         { authorization: `Bearer ${t.adminToken}` },
@@ -146,11 +148,7 @@ describe.each([
   beforeAll(async () => {
     t = await createTestApp({ env });
     catalogue = await givenCatalogue(t.app, 6, 6);
-    await runWorkload(t.app, catalogue, { writers: 4, commandsPerWriter: 60 });
-    await t.startEngine();
-    await caughtUp(t.pool);
-    await t.app.engine!.stop();
-    await asVersion1(t);
+    await givenVersion1Rows(t, catalogue, 4, 60);
   });
   afterAll(async () => t.close());
 
