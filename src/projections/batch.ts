@@ -15,7 +15,7 @@ import { leaseHeld } from './leases.ts';
 import { park, parkedAmong, splitParked } from './parking.ts';
 import type { Projection, ReadModelChange } from './projection.ts';
 import { openShadowBatch, type RebuildState, shadowSchema } from './rebuild.ts';
-import { atVersion, liveVersions } from './shapes.ts';
+import { atVersion, liveVersion } from './shapes.ts';
 
 /** An error thrown by a projection's own code, as opposed to the database going away. */
 export class ApplyError extends Error {
@@ -98,10 +98,7 @@ export async function runBatch(client: pg.ClientBase, spec: BatchSpec, trace: Ba
   // The table shape this batch writes (see shapes.ts): a shadow's is its rebuild's
   // version, the live tables' is the live version, read under the checkpoint lock that
   // the swap holds too. Code older than that version leaves the batch to newer code.
-  const version =
-    spec.mode === 'shadow'
-      ? spec.run!.version
-      : ((await liveVersions(sql, [projection.name])).get(projection.name) ?? projection.version);
+  const version = spec.mode === 'shadow' ? spec.run!.version : await liveVersion(sql, projection);
   if (version > projection.version) {
     await client.query('ROLLBACK');
     return { kind: 'outdated', version };

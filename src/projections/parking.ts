@@ -35,7 +35,7 @@ import { assertDecoded, readAt } from '../outbox/reader.ts';
 import { idKey } from './customers.ts';
 import type { Projection, ProjectionName } from './projection.ts';
 import { BatchPublisher } from './publisher.ts';
-import { atVersion, liveVersions } from './shapes.ts';
+import { atVersion, liveVersion } from './shapes.ts';
 
 export type { FailurePolicy } from '../config.ts';
 export type ParkReason = 'FAILED' | 'BEHIND';
@@ -303,7 +303,7 @@ export async function resolveParked(options: ResolveOptions): Promise<Resolution
         if (events.length !== rows.length) throw new Error('some parked events are no longer in the outbox');
         assertDecoded(events);
         // In the live tables' shape (see shapes.ts), under the checkpoint lock.
-        const version = (await liveVersions(sql, [projection.name])).get(projection.name) ?? projection.version;
+        const version = await liveVersion(sql, projection);
         if (version > projection.version) {
           throw new Error(`${projection.name} is at version ${version}, newer than this code's ${projection.version}`);
         }

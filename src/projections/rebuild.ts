@@ -180,13 +180,16 @@ export async function enterShadow(client: pg.ClientBase, schema: string): Promis
   return false;
 }
 
-/** Whether `runId` is still the rebuild in progress for `name` (not swapped in, not replaced). */
-export async function isCurrentRun(client: pg.ClientBase, name: string, runId: string): Promise<boolean> {
-  const { rowCount } = await client.query('SELECT 1 FROM projection_rebuilds WHERE name = $1 AND run_id = $2::bigint', [
-    name,
-    runId,
-  ]);
-  return Boolean(rowCount);
+/**
+ * The version `runId` builds while it is still the rebuild in progress for `name`;
+ * undefined once it was swapped in or replaced.
+ */
+async function currentRunVersion(client: pg.ClientBase, name: string, runId: string): Promise<number | undefined> {
+  const { rows } = await client.query<{ version: number }>(
+    'SELECT version FROM projection_rebuilds WHERE name = $1 AND run_id = $2::bigint',
+    [name, runId],
+  );
+  return rows[0]?.version;
 }
 
 /**
@@ -202,7 +205,7 @@ export async function openShadowBatch(
   runId: string,
   checkpoint: Checkpoint,
 ): Promise<'ok' | 'gone' | 'missing'> {
-  if (!(await isCurrentRun(client, name, runId))) return 'gone';
+  if ((await currentRunVersion(client, name, runId)) === undefined) return 'gone';
   if (checkpoint.state === 'LIVE' && !(await enterShadow(client, shadowSchema(name, runId)))) return 'missing';
   return 'ok';
 }
@@ -233,16 +236,12 @@ export async function swapIn(
       await client.query('ROLLBACK');
       return 'busy';
     }
-    if (!(await isCurrentRun(client, name, runId)) || !(await enterShadow(client, schema))) {
+    // The shadow's shape is its rebuild's version (see shapes.ts).
+    const version = await currentRunVersion(client, name, runId);
+    if (version === undefined || !(await enterShadow(client, schema))) {
       await client.query('ROLLBACK');
       return 'gone';
     }
-    // The shadow's shape is its rebuild's version (see shapes.ts).
-    const { rows: run } = await client.query<{ version: number }>(
-      'SELECT version FROM projection_rebuilds WHERE name = $1',
-      [name],
-    );
-    const version = run[0]!.version;
     if (version > projection.version) {
       await client.query('ROLLBACK');
       return 'busy';

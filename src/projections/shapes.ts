@@ -12,6 +12,7 @@
 // The projection's code takes its tables as of that version through `tableFor(sql,
 // name, table)`; with none set (tests, tools), a table has all its columns.
 import type { Sql } from '../db/sql.ts';
+import type { Projection } from './projection.ts';
 import type { Column, Table } from './tables.ts';
 
 const versionsBySql = new WeakMap<Sql, ReadonlyMap<string, number>>();
@@ -27,6 +28,11 @@ export function atVersion(sql: Sql, name: string, version: number): Sql {
 export function tableFor<Row>(sql: Sql, name: string, table: Table<Row>): Table<Row> {
   const version = versionsBySql.get(sql)?.get(name);
   return version === undefined ? table : tableAt(table, version);
+}
+
+/** The version of `projection`'s live tables: projection_versions, else (never recorded) the code's. */
+export async function liveVersion(sql: Sql, projection: Projection): Promise<number> {
+  return (await liveVersions(sql, [projection.name])).get(projection.name) ?? projection.version;
 }
 
 /** The live versions of read models `names` (absent: never recorded). FOR SHARE: see the header. */

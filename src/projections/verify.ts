@@ -5,7 +5,7 @@
 
 import type { Sql } from '../db/sql.ts';
 import type { Projection, ProjectionName } from './projection.ts';
-import { liveVersions } from './shapes.ts';
+import { liveVersion } from './shapes.ts';
 
 export interface RowDifference {
   table: string;
@@ -45,7 +45,7 @@ export async function verify(sql: Sql, projection: Projection, maxDifferences = 
   const all: RowDifference[] = [];
   let rowsChecked = 0;
   // What the live tables' version has (a column a later version brings is checked once it is swapped in).
-  const live = (await liveVersions(sql, [projection.name])).get(projection.name) ?? projection.version;
+  const live = await liveVersion(sql, projection);
   for (const check of projection.checks.filter((c) => (c.since ?? 0) <= live)) {
     const [expected, actual] = [await sql.query(check.expected), await sql.query(check.actual)];
     const keyOf = (row: Record<string, unknown>) => check.key.map((k) => String(row[k])).join('|');
