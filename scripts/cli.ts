@@ -73,17 +73,21 @@ if (command !== 'status' && !PROJECTION_NAMES.includes(name as ProjectionName)) 
 
 const db = await database();
 const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+// READ_DATABASE_URL: the read models, checkpoints and rebuilds are there.
+const readUrl = loadConfig().readDatabaseUrl;
+const readPool = readUrl ? new pg.Pool({ connectionString: readUrl, max: 2 }) : pool;
+const pools = { write: pool, read: readPool };
 let exitCode = 0;
 try {
   if (command === 'status') {
-    for (const s of await projectionStatuses(pool, loadConfig())) {
+    for (const s of await projectionStatuses(pools, loadConfig())) {
       const rebuild = s.rebuild ? ` rebuild ${s.rebuild.processed}/${s.rebuild.total}` : '';
       console.log(
         `${s.name.padEnd(24)} ${s.state.padEnd(10)} v${s.version} lag ${s.lagEvents} events / ${s.lagMs} ms${rebuild}`,
       );
     }
   } else if (command === 'verify') {
-    const report = await verifyProjection(pgSql(pool), name as ProjectionName);
+    const report = await verifyProjection(pgSql(readPool), name as ProjectionName, undefined, pgSql(pool));
     console.log(`${report.projection}: ${report.rowsChecked} rows checked, ${report.differences.length} differences`);
     for (const d of report.differences) {
       const fields = d.fields.map(
@@ -94,10 +98,10 @@ try {
     if (report.differences.length) exitCode = 1;
   } else {
     const projection = ALL_PROJECTIONS.find((p) => p.name === name)!;
-    const started = await startRebuild(pool, projection, 'requested from the CLI');
+    const started = await startRebuild(readPool, projection, 'requested from the CLI', readUrl ? pool : undefined);
     console.log(started ? `rebuilding ${name}; a running projector builds it` : `${name} is already rebuilding`);
     for (;;) {
-      const state = (await rebuildsInProgress(pgSql(pool))).find((r) => r.name === name);
+      const state = (await rebuildsInProgress(pgSql(readPool))).find((r) => r.name === name);
       if (!state) break;
       process.stdout.write(`\r${state.processed}/${state.totalEvents} events`);
       await new Promise((r) => setTimeout(r, 500));
@@ -106,6 +110,7 @@ try {
   }
 } finally {
   await pool.end();
+  if (readPool !== pool) await readPool.end();
   await db.stop();
 }
 process.exit(exitCode);

@@ -7,7 +7,9 @@ import type { TokenService } from './auth/jwt.ts';
 import type { Subject } from './auth/subject.ts';
 import type { Bus } from './bus/bus.ts';
 import type { Config } from './config.ts';
+import type { Pools } from './db/pools.ts';
 import type { PrismaClient } from './db/prisma.ts';
+import { pgSql } from './db/sql.ts';
 import type { RateLimitStore } from './graphql/limits.ts';
 import type { Metrics } from './observability/metrics.ts';
 import type { OutboxNotifier } from './outbox/notifier.ts';
@@ -20,7 +22,13 @@ import type { CommandContext, CommandHooks } from './write/command.ts';
 
 export interface App {
   config: Config;
+  /** The write database: commands (Prisma), the outbox, relay checkpoints. */
   pool: pg.Pool;
+  /**
+   * Both databases: `write` is `pool`; `read` holds the read models, checkpoints and
+   * projection bookkeeping (READ_DATABASE_URL; the same pool as `pool` when unset).
+   */
+  pools: Pools;
   prisma: PrismaClient;
   tokens: TokenService;
   /** Makes and checks page cursors (HMAC, key derived from the token secret). */
@@ -54,6 +62,7 @@ export function commandContextFor(app: App, subject: Subject, trace: TraceContex
     trace,
     hooks: app.hooks,
     notifyInTransaction: mode === 'transaction',
+    ...(app.pools.read !== app.pool ? { readDatabase: pgSql(app.pools.read) } : {}),
     onCommitted: () => {
       app.engine?.wakeAll();
       app.relay?.wake();

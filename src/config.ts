@@ -14,6 +14,11 @@ export type ProjectionMode = 'ASYNC' | 'INLINE';
 
 export interface Config {
   databaseUrl: string | undefined;
+  /**
+   * READ_DATABASE_URL: the PostgreSQL of the read models, their checkpoints and the
+   * projection bookkeeping (unset: the write database). Commands never touch it.
+   */
+  readDatabaseUrl: string | undefined;
   redisUrl: string | undefined;
   role: Role;
   port: number;
@@ -220,20 +225,49 @@ function parseReplicaUrls(value: string | undefined): string[] {
     .split(',')
     .map((u) => u.trim())
     .filter(Boolean);
-  for (const url of urls) {
-    let protocol = '';
-    try {
-      protocol = new URL(url).protocol;
-    } catch {
-      // reported below
-    }
-    if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
-      throw new ConfigError(
-        `READ_REPLICA_URLS must be comma-separated postgres:// URLs, got "${url.replace(/\/\/[^@/]*@/, '//***@')}"`,
-      );
-    }
-  }
+  for (const url of urls) postgresUrl('READ_REPLICA_URLS (comma-separated)', url);
   return urls;
+}
+
+/** A postgres:// URL from `name`, or a ConfigError that does not echo its password. */
+function postgresUrl(name: string, url: string): string {
+  let protocol = '';
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // reported below
+  }
+  if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
+    throw new ConfigError(`${name} must be a postgres:// URL, got "${url.replace(/\/\/[^@/]*@/, '//***@')}"`);
+  }
+  return url;
+}
+
+/**
+ * READ_DATABASE_URL: unset or equal to DATABASE_URL means one database. A separate one
+ * needs DATABASE_URL too (the embedded default is one database), and no INLINE
+ * projection: an INLINE projection writes its read model in the command's transaction.
+ */
+function readDatabaseFrom(
+  env: NodeJS.ProcessEnv,
+  databaseUrl: string | undefined,
+  modes: Record<string, ProjectionMode>,
+): string | undefined {
+  const url = optional(env.READ_DATABASE_URL);
+  if (url === undefined || url === databaseUrl) return undefined;
+  postgresUrl('READ_DATABASE_URL', url);
+  if (!databaseUrl) {
+    throw new ConfigError('READ_DATABASE_URL needs DATABASE_URL (the embedded default is one database)');
+  }
+  const inline = Object.entries(modes)
+    .filter(([, mode]) => mode === 'INLINE')
+    .map(([name]) => name);
+  if (inline.length) {
+    throw new ConfigError(
+      `PROJECTION_MODES makes ${inline.join(', ')} INLINE, which writes the read model in the command's transaction: that needs the read models in the write database. Unset READ_DATABASE_URL or make ${inline.length > 1 ? 'them' : 'it'} ASYNC.`,
+    );
+  }
+  return url;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -254,8 +288,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (metricsToken !== undefined && metricsToken.length < 16) {
     throw new ConfigError('METRICS_TOKEN must be at least 16 characters');
   }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  const projectionModes = parseModes(env.PROJECTION_MODES);
   return {
-    databaseUrl: env.DATABASE_URL || undefined,
+    databaseUrl,
+    readDatabaseUrl: readDatabaseFrom(env, databaseUrl, projectionModes),
     redisUrl: env.REDIS_URL || undefined,
     role,
     port: intFrom(env, 'PORT', 4000, 0, 65535),
@@ -266,7 +303,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     nodeEnv,
     logLevel: env.LOG_LEVEL ?? 'info',
     dataDir: env.PARALLAX_DATA_DIR ?? '.data',
-    projectionModes: parseModes(env.PROJECTION_MODES),
+    projectionModes,
     maxRequestBytes,
     poolSize: intFrom(env, 'DATABASE_POOL_SIZE', 10, 1, 500),
     projectionBatchSize: intFrom(env, 'PROJECTION_BATCH_SIZE', PROJECTION_BATCH_SIZE, 1, 100_000),

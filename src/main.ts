@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   const app = createApp({
     config,
     pool: db.pool,
+    readPool: db.readPool,
     log,
     tokens: new TokenService(jwtSecret, config.jwt),
     bus,
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   }
 
   if (config.role !== 'projector') {
-    app.watcher = new PositionWatcher(db.pool, bus);
+    app.watcher = new PositionWatcher(app.pools, bus);
     await app.watcher.start();
     await app.reads.start();
   }
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
   const server = createHttpServer(app, {
     yoga,
     ready: () =>
-      readiness(db.pool, {
+      readiness(app.pools, {
         maxLagMs: config.readyMaxLagMs,
         maxIdleMs: config.readyMaxIdleMs,
         log,

@@ -7,6 +7,7 @@ import type { App } from './app.ts';
 import type { TokenService } from './auth/jwt.ts';
 import type { Bus } from './bus/bus.ts';
 import { type Config, failurePolicy, projectionMode } from './config.ts';
+import type { Pools } from './db/pools.ts';
 import { createPrisma } from './db/prisma.ts';
 import type { RateLimitStore } from './graphql/limits.ts';
 import { instrumentBus } from './observability/bus.ts';
@@ -24,6 +25,8 @@ import { OutboxRelay, type RelayOptions } from './relay/relay.ts';
 export function createApp(parts: {
   config: Config;
   pool: pg.Pool;
+  /** The read database's pool (READ_DATABASE_URL); `pool` when omitted. */
+  readPool?: pg.Pool;
   log: Logger;
   tokens: TokenService;
   bus: Bus;
@@ -32,10 +35,11 @@ export function createApp(parts: {
 }): App {
   const projections = parts.projections ?? ALL_PROJECTIONS;
   const inline = projections.filter((p) => projectionMode(parts.config, p.name) === 'INLINE');
-  const metrics = new Metrics(parts.pool, parts.config);
+  const pools: Pools = { write: parts.pool, read: parts.readPool ?? parts.pool };
+  const metrics = new Metrics(pools, parts.config);
   // Relay lag is shown by every role (from the database), whether or not this process relays.
   relayMetrics(metrics, parts.pool);
-  const reads = new ReadSources(parts.pool, parts.config.readReplicas.urls, {
+  const reads = new ReadSources(pools.read, parts.config.readReplicas.urls, {
     ...parts.config.readReplicas,
     poolSize: parts.config.poolSize,
     log: parts.log,
@@ -44,6 +48,7 @@ export function createApp(parts: {
   return {
     config: parts.config,
     pool: parts.pool,
+    pools,
     prisma: createPrisma(parts.pool),
     tokens: parts.tokens,
     cursors: new CursorCodec(parts.tokens.deriveKey('page cursors')),
@@ -62,9 +67,13 @@ export function createEngine(
   databaseUrl: string,
   options: Partial<Omit<EngineOptions, 'pool' | 'databaseUrl' | 'log' | 'bus' | 'metrics'>> = {},
 ): ProjectionEngine {
+  // With a separate read database, batches commit there and the outbox is read from the
+  // write database (databaseUrl), whose commits are heard there too.
+  const { write, read } = app.pools;
   return new ProjectionEngine({
-    pool: app.pool,
-    databaseUrl,
+    pool: read,
+    databaseUrl: app.config.readDatabaseUrl ?? databaseUrl,
+    ...(read !== write ? { outbox: { pool: write, databaseUrl } } : {}),
     log: app.log,
     bus: app.bus,
     metrics: app.metrics,

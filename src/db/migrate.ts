@@ -9,8 +9,31 @@ import pg from 'pg';
 export const MIGRATIONS_DIR = join(import.meta.dirname, '../../prisma/migrations');
 const PRISMA_MIGRATE_LOCK = 72707369;
 
+/**
+ * Which database a migration belongs to: the write model and the outbox, or the read
+ * models and the projection bookkeeping (READ_DATABASE_URL). Every folder is wholly one
+ * side; with one database both go to it. A new migration must be listed here.
+ */
+export type SchemaSide = 'write' | 'read';
+export const BOTH_SIDES: readonly SchemaSide[] = ['write', 'read'];
+
+export const MIGRATION_SIDES: Readonly<Record<string, SchemaSide>> = {
+  '20261126000000_write_model': 'write',
+  '20261126000100_projections': 'read',
+  '20261126000200_projection_leases': 'read',
+  '20261126000300_projection_rebuilds': 'read',
+  '20261126000400_history_order_index': 'read',
+  '20261126000500_command_begin': 'write',
+  '20261201000000_rebuild_runs': 'read',
+  '20261201000000_relay_checkpoints': 'write',
+  '20261201054954_outbox_actor_role': 'write',
+  '20261201120000_parked_events': 'read',
+  '20261202000000_order_list_view_currency': 'read',
+};
+
 export interface Migration {
   name: string;
+  side: SchemaSide;
   sql: string;
   checksum: string;
 }
@@ -20,10 +43,16 @@ export async function readMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
     .filter((e) => e.isDirectory())
     .map((e) => e.name)
     .sort();
+  const unlisted = names.filter((name) => !MIGRATION_SIDES[name]);
+  if (unlisted.length) {
+    throw new MigrationError(
+      `migrations ${unlisted.join(', ')} have no side: list each in MIGRATION_SIDES (src/db/migrate.ts) as write or read`,
+    );
+  }
   return Promise.all(
     names.map(async (name) => {
       const sql = await readFile(join(dir, name, 'migration.sql'), 'utf8');
-      return { name, sql, checksum: createHash('sha256').update(sql).digest('hex') };
+      return { name, side: MIGRATION_SIDES[name]!, sql, checksum: createHash('sha256').update(sql).digest('hex') };
     }),
   );
 }
@@ -32,9 +61,25 @@ export class MigrationError extends Error {
   override name = 'MigrationError';
 }
 
-/** Returns the names of the migrations it applied. */
-export async function migrate(databaseUrl: string, dir = MIGRATIONS_DIR): Promise<string[]> {
-  const migrations = await readMigrations(dir);
+/**
+ * Migrates the write database, and the read database when it is another one: each gets
+ * its side's migrations; one database gets both. Returns what was applied, per database.
+ */
+export async function migrateDatabases(
+  writeUrl: string,
+  readUrl: string | undefined,
+): Promise<{ write: string[]; read: string[] }> {
+  if (!readUrl || readUrl === writeUrl) return { write: await migrate(writeUrl), read: [] };
+  return { write: await migrate(writeUrl, ['write']), read: await migrate(readUrl, ['read']) };
+}
+
+/** Applies the pending migrations of `sides` (default: both, one database); returns their names. */
+export async function migrate(
+  databaseUrl: string,
+  sides: readonly SchemaSide[] = BOTH_SIDES,
+  dir = MIGRATIONS_DIR,
+): Promise<string[]> {
+  const migrations = (await readMigrations(dir)).filter((m) => sides.includes(m.side));
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   const applied: string[] = [];

@@ -48,7 +48,7 @@ async function waitForPosition(ctx: GraphQLContext, projections: string[], token
     await watcher.waitFor(projections, token, timeoutMs);
     // Passed, but maybe by parking the token's own event: say so instead of answering
     // without the write (see projections/parking.ts).
-    const parked = await parkedAt(pgSql(ctx.app.pool), projections, decodePosition(token));
+    const parked = await parkedAt(pgSql(ctx.app.pools.read), projections, decodePosition(token));
     if (parked) {
       throw createGraphQLError(
         `${parked.projection} parked event ${encodePosition(parked.position)} of ${parked.aggregateType} ${parked.aggregateId}: this read model will not show the write until the event is retried`,

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
+import { type Pools, poolsOf } from '../db/pools.ts';
 import { decodePosition } from '../outbox/position.ts';
 import type { ProjectionState } from '../projections/checkpoints.ts';
 import { type OutboxStatus, outboxStatus, type ProjectionStatus, projectionStatuses } from '../projections/status.ts';
@@ -147,10 +148,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private readonly pools: Pools;
+
   constructor(
-    private readonly pool: pg.Pool,
+    pool: Pools | pg.Pool,
     private readonly config: Config,
   ) {
+    this.pools = poolsOf(pool);
     const self = this;
     const projectionGauge = (name: string, help: string, value: (p: ProjectionStatus) => number) =>
       new Gauge({
@@ -260,9 +264,24 @@ export class Metrics {
           this.set(value());
         },
       });
-    poolGauge('parallax_db_pool_in_use', 'Pooled connections checked out.', () => pool.totalCount - pool.idleCount);
-    poolGauge('parallax_db_pool_idle', 'Pooled connections open and idle.', () => pool.idleCount);
-    poolGauge('parallax_db_pool_waiting', 'Requests waiting for a pooled connection.', () => pool.waitingCount);
+    const { write, read } = this.pools;
+    poolGauge('parallax_db_pool_in_use', 'Pooled connections checked out.', () => write.totalCount - write.idleCount);
+    poolGauge('parallax_db_pool_idle', 'Pooled connections open and idle.', () => write.idleCount);
+    poolGauge('parallax_db_pool_waiting', 'Requests waiting for a pooled connection.', () => write.waitingCount);
+    if (read !== write) {
+      const of = 'of the read database (READ_DATABASE_URL)';
+      poolGauge(
+        'parallax_read_db_pool_in_use',
+        `Pooled connections ${of} checked out.`,
+        () => read.totalCount - read.idleCount,
+      );
+      poolGauge('parallax_read_db_pool_idle', `Pooled connections ${of} open and idle.`, () => read.idleCount);
+      poolGauge(
+        'parallax_read_db_pool_waiting',
+        `Requests waiting for a pooled connection ${of}.`,
+        () => read.waitingCount,
+      );
+    }
   }
 
   /**
@@ -271,7 +290,7 @@ export class Metrics {
    */
   private scrape(): Promise<ScrapeSnapshot | null> {
     if (!this.snapshot) {
-      this.snapshot = Promise.all([projectionStatuses(this.pool, this.config), outboxStatus(this.pool)])
+      this.snapshot = Promise.all([projectionStatuses(this.pools, this.config), outboxStatus(this.pools.write)])
         .then(([projections, outbox]) => ({ projections, outbox }))
         .catch(() => null)
         .finally(() => {

@@ -34,7 +34,12 @@ async function countBetween(sql: Sql, after: Position, upTo: Position): Promise<
 }
 
 /** Audits one projection's checkpoint against the outbox and records the result. */
-export async function auditProjection(sql: Sql, name: string): Promise<AuditResult | undefined> {
+export async function auditProjection(
+  sql: Sql,
+  name: string,
+  /** Where the outbox is: the write database when the read models live apart. */
+  outbox: Sql = sql,
+): Promise<AuditResult | undefined> {
   const [checkpoint] = await sql.query<{ tx_id: string; seq: string; events_applied: string }>(
     `SELECT tx_id::text AS tx_id, seq::text AS seq, events_applied::text AS events_applied
        FROM projection_checkpoints WHERE name = $1`,
@@ -51,8 +56,8 @@ export async function auditProjection(sql: Sql, name: string): Promise<AuditResu
   // it went back (a checkpoint reset by hand) or on the first audit.
   const outboxEvents =
     lastPosition && comparePositions(lastPosition, position) <= 0
-      ? Number(last!.outbox_events) + (await countBetween(sql, lastPosition, position))
-      : await countBetween(sql, ZERO_POSITION, position);
+      ? Number(last!.outbox_events) + (await countBetween(outbox, lastPosition, position))
+      : await countBetween(outbox, ZERO_POSITION, position);
   const accounted = Number(checkpoint.events_applied);
   const unaccounted = outboxEvents - accounted;
   const [saved] = await sql.query<{ audited_at: Date }>(

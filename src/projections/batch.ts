@@ -6,6 +6,7 @@
 import type { Span } from '@opentelemetry/api';
 import type pg from 'pg';
 import type { Logger } from 'pino';
+import { outboxSql } from '../db/pools.ts';
 import { pgSql } from '../db/sql.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import type { Position } from '../outbox/position.ts';
@@ -39,6 +40,8 @@ export interface BatchSpec {
   log: Logger;
   /** The batch's span, started once its events are known. */
   startSpan(events: StoredEvent[]): Span;
+  /** The write database, when the read models live in another one (READ_DATABASE_URL). */
+  outboxPool?: pg.Pool;
 }
 
 export type BatchResult =
@@ -104,7 +107,9 @@ export async function runBatch(client: pg.ClientBase, spec: BatchSpec, trace: Ba
     return { kind: 'outdated', version };
   }
   const target = atVersion(sql, projection.name, version);
-  const events = await readCommitted(sql, checkpoint.position, spec.limit);
+  // With a separate read database the outbox is read from the write database, and the
+  // horizon is the write database's; the checkpoint moves in this transaction all the same.
+  const events = await readCommitted(outboxSql(sql, spec.outboxPool), checkpoint.position, spec.limit);
   if (events.length === 0) {
     await client.query('ROLLBACK');
     return { kind: 'idle' };

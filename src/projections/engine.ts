@@ -21,9 +21,15 @@ import { REBUILD_CHANNEL, rebuildOutdated, rebuildsInProgress } from './rebuild.
 import { Runner, type RunnerHost, type RunnerOptions } from './runner.ts';
 
 export interface EngineOptions {
+  /** Where batches, checkpoints, leases and rebuilds are: the read database. */
   pool: pg.Pool;
-  /** For the LISTEN connection, which must not come from the pool. */
+  /** For the LISTEN connection (leases, rebuilds; and commits with one database), which must not come from the pool. */
   databaseUrl: string;
+  /**
+   * The write database, when the read models live in another one (READ_DATABASE_URL):
+   * the outbox is read from it, and its commits are heard on a LISTEN connection to it.
+   */
+  outbox?: { pool: pg.Pool; databaseUrl: string };
   log: Logger;
   bus: Bus;
   projections: Projection[];
@@ -53,9 +59,9 @@ export class ProjectionEngine implements RunnerHost {
   private rebuildTimer: NodeJS.Timeout | undefined;
   private auditTimer: NodeJS.Timeout | undefined;
   private readonly full: RunnerOptions;
-  private listener: pg.Client | undefined;
+  private readonly listeners = new Map<string, pg.Client>();
   leases: LeaseManager | undefined;
-  private listenRetry: NodeJS.Timeout | undefined;
+  private readonly listenRetries = new Set<NodeJS.Timeout>();
   readonly metrics: Metrics | undefined;
   /** Called after each committed batch (in-process consumers: consistency waits). */
   onAdvance?: (projection: string, position: Position) => void;
@@ -64,6 +70,7 @@ export class ProjectionEngine implements RunnerHost {
     const policy: FailurePolicy = typeof options.onFailure === 'string' ? options.onFailure : 'park';
     const full: RunnerOptions = {
       pool: options.pool,
+      ...(options.outbox ? { outboxPool: options.outbox.pool } : {}),
       log: options.log,
       bus: options.bus,
       batchSize: options.batchSize ?? PROJECTION_BATCH_SIZE,
@@ -100,8 +107,12 @@ export class ProjectionEngine implements RunnerHost {
       pgSql(this.options.pool),
       this.projections.map((p) => p.name),
     );
-    await rebuildOutdated(this.options.pool, this.projections);
-    await this.listen();
+    await rebuildOutdated(this.options.pool, this.projections, this.options.outbox?.pool);
+    const own = [...(this.leases ? [LEASE_CHANNEL] : []), REBUILD_CHANNEL];
+    if (this.options.outbox) {
+      await this.listen(this.options.outbox.databaseUrl, [OUTBOX_CHANNEL]);
+      await this.listen(this.options.databaseUrl, own);
+    } else await this.listen(this.options.databaseUrl, [OUTBOX_CHANNEL, ...own]);
     await this.leases?.start();
     for (const runner of this.runners) runner.done = runner.run();
     await this.syncRebuilds();
@@ -109,31 +120,38 @@ export class ProjectionEngine implements RunnerHost {
     this.options.log.info({ projections: this.projections.map((p) => p.name) }, 'projection engine started');
   }
 
-  private async listen(): Promise<void> {
+  /** LISTENs on `channels` of the database at `url`, reconnecting (and polling meanwhile) when the connection drops. */
+  private async listen(url: string, channels: string[]): Promise<void> {
     if (this.stopping) return;
-    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'parallax-listen' });
+    const key = channels.join(',');
+    const retry = () => {
+      const timer = setTimeout(() => {
+        this.listenRetries.delete(timer);
+        void this.listen(url, channels).catch(() => {});
+      }, 1000);
+      this.listenRetries.add(timer);
+    };
+    const client = new pg.Client({ connectionString: url, application_name: 'parallax-listen' });
     client.on('notification', (message) => {
       if (message.channel === LEASE_CHANNEL) void this.leases?.tick();
       else if (message.channel === REBUILD_CHANNEL) void this.syncRebuilds();
       else this.wakeAll();
     });
     client.on('error', (error) => {
-      this.options.log.warn({ err: error }, 'LISTEN connection lost; polling until it is back');
+      this.options.log.warn({ err: error, channels }, 'LISTEN connection lost; polling until it is back');
       client.end().catch(() => {});
-      if (this.listener === client) this.listener = undefined;
-      this.listenRetry = setTimeout(() => void this.listen().catch(() => {}), 1000);
+      if (this.listeners.get(key) === client) this.listeners.delete(key);
+      retry();
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-      if (this.leases) await client.query(`LISTEN ${LEASE_CHANNEL}`);
-      await client.query(`LISTEN ${REBUILD_CHANNEL}`);
-      this.listener = client;
+      for (const channel of channels) await client.query(`LISTEN ${channel}`);
+      this.listeners.set(key, client);
       this.wakeAll();
     } catch (error) {
       client.end().catch(() => {});
-      this.options.log.warn({ err: error }, 'LISTEN failed; polling');
-      this.listenRetry = setTimeout(() => void this.listen().catch(() => {}), 1000);
+      this.options.log.warn({ err: error, channels }, 'LISTEN failed; polling');
+      retry();
     }
   }
 
@@ -178,7 +196,8 @@ export class ProjectionEngine implements RunnerHost {
       const name = runner.projection.name;
       if (this.leases && !this.leases.holds(name)) continue;
       try {
-        const result = await auditProjection(pgSql(this.options.pool), name);
+        const outbox = this.options.outbox ? pgSql(this.options.outbox.pool) : undefined;
+        const result = await auditProjection(pgSql(this.options.pool), name, outbox);
         if (!result) continue;
         results.push(result);
         if (result.unaccounted !== 0) {
@@ -203,14 +222,14 @@ export class ProjectionEngine implements RunnerHost {
   /** Finishes the batches in flight, then stops. */
   async stop(): Promise<void> {
     this.stopping = true;
-    clearTimeout(this.listenRetry);
+    for (const timer of this.listenRetries) clearTimeout(timer);
     clearTimeout(this.rebuildTimer);
     clearTimeout(this.auditTimer);
     this.wakeAll();
     await Promise.all([...this.runners, ...this.shadows].map((r) => r.done));
     // Batches are done: hand the projections over at once.
     await this.leases?.stop();
-    await this.listener?.end().catch(() => {});
+    await Promise.all([...this.listeners.values()].map((l) => l.end().catch(() => {})));
     this.options.log.info('projection engine stopped');
   }
 }

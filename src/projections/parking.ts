@@ -28,6 +28,7 @@ import { ROOT_CONTEXT } from '@opentelemetry/api';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.ts';
+import { outboxSql } from '../db/pools.ts';
 import { pgSql, type Sql } from '../db/sql.ts';
 import type { StoredEvent } from '../outbox/append.ts';
 import { encodePosition, type Position } from '../outbox/position.ts';
@@ -189,21 +190,42 @@ export async function parkedAt(
   return rows[0] ? toParked(rows[0]) : undefined;
 }
 
-/** A projection's parked events (or those resolved as `state`), oldest first, with their stored payloads. */
+/**
+ * A projection's parked events (or those resolved as `state`), oldest first, with their
+ * stored payloads. With a separate read database (`outbox` given) the payloads are read
+ * from the write database's outbox in a second query, by position.
+ */
 export async function listParked(
   sql: Sql,
   projection: string,
   state: ParkedState,
   limit: number,
+  outbox?: Sql,
 ): Promise<ParkedEvent[]> {
+  if (!outbox) {
+    const rows = await sql.query<ParkedRow>(
+      `SELECT ${columns('p')}, o.payload
+         FROM parked_events AS p LEFT JOIN outbox AS o ON o.tx_id = p.tx_id AND o.seq = p.seq
+        WHERE p.projection = $1 AND p.state = $2
+        ORDER BY p.tx_id, p.seq LIMIT $3`,
+      [projection, state, limit],
+    );
+    return rows.map(toParked);
+  }
   const rows = await sql.query<ParkedRow>(
-    `SELECT ${columns('p')}, o.payload
-       FROM parked_events AS p LEFT JOIN outbox AS o ON o.tx_id = p.tx_id AND o.seq = p.seq
+    `SELECT ${columns('p')} FROM parked_events AS p
       WHERE p.projection = $1 AND p.state = $2
       ORDER BY p.tx_id, p.seq LIMIT $3`,
     [projection, state, limit],
   );
-  return rows.map(toParked);
+  if (!rows.length) return [];
+  const payloads = await outbox.query<{ tx_id: string; seq: string; payload: unknown }>(
+    `SELECT tx_id::text AS tx_id, seq::text AS seq, payload FROM outbox
+      WHERE (tx_id, seq) IN (SELECT * FROM unnest($1::xid8[], $2::bigint[]))`,
+    [rows.map((r) => r.tx_id), rows.map((r) => r.seq)],
+  );
+  const byPosition = new Map(payloads.map((p) => [`${p.tx_id}/${p.seq}`, p.payload]));
+  return rows.map((r) => toParked({ ...r, payload: byPosition.get(`${r.tx_id}/${r.seq}`) ?? null }));
 }
 
 export interface ParkedSummary {
@@ -252,7 +274,10 @@ export interface Resolution {
 }
 
 export interface ResolveOptions {
+  /** The read database, where the checkpoint and the parked rows are. */
   pool: pg.Pool;
+  /** The write database, when the read models live in another one. */
+  outboxPool?: pg.Pool;
   bus: Bus;
   log: Logger;
   projection: Projection;
@@ -294,7 +319,7 @@ export async function resolveParked(options: ResolveOptions): Promise<Resolution
     }
     const at: Position = { txId: BigInt(checkpoint[0].tx_id), seq: BigInt(checkpoint[0].seq) };
     const events = await readAt(
-      sql,
+      outboxSql(sql, options.outboxPool),
       rows.map((r) => r.position),
     );
     let changes: Awaited<ReturnType<NonNullable<Projection['changes']>>> = [];

@@ -9,6 +9,7 @@
 // over, and move the live checkpoint to the shadow's position. Queries block for the
 // moment of the swap and then read the new tables; none sees an empty or partial list.
 import type pg from 'pg';
+import { outboxSql } from '../db/pools.ts';
 import { pgSql, type Sql } from '../db/sql.ts';
 import { comparePositions } from '../outbox/position.ts';
 import { assertDecoded, readCommitted } from '../outbox/reader.ts';
@@ -73,11 +74,21 @@ export async function rebuildsInProgress(sql: Sql): Promise<RebuildState[]> {
  * one is replaced). Returns false when one already was. The shadow is this code's
  * version (its definition, its shape), so that is the version the swap records.
  */
-export async function startRebuild(pool: pg.Pool, projection: Projection, reason: string): Promise<boolean> {
+export async function startRebuild(
+  pool: pg.Pool,
+  projection: Projection,
+  reason: string,
+  /** The write database, when the read models live in another one. */
+  outboxPool?: pg.Pool,
+): Promise<boolean> {
   const version = projection.version;
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    // The progress bar's total: counted where the outbox is (this transaction with one database).
+    const [{ total } = { total: '0' }] = await outboxSql(pgSql(client), outboxPool).query<{ total: string }>(
+      'SELECT count(*)::text AS total FROM outbox',
+    );
     // Serializes concurrent starts (several projectors at boot, a mutation).
     await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`rebuild:${projection.name}`]);
     // A run whose shadow is STALLED is replaced: it cannot go on (a failure it keeps
@@ -93,10 +104,10 @@ export async function startRebuild(pool: pg.Pool, projection: Projection, reason
     }
     const inserted = await client.query<{ run_id: string }>(
       `INSERT INTO projection_rebuilds (name, version, reason, total_events)
-       VALUES ($1, $2, $3, (SELECT count(*) FROM outbox))
+       VALUES ($1, $2, $3, $4::bigint)
        ON CONFLICT (name) DO NOTHING
        RETURNING run_id::text AS run_id`,
-      [projection.name, version, reason],
+      [projection.name, version, reason, total],
     );
     if (!inserted.rowCount) {
       await client.query('ROLLBACK');
@@ -222,6 +233,8 @@ export async function swapIn(
   projection: Projection,
   runId: string,
   batchSize: number,
+  /** The write database, when the read models live in another one. */
+  outboxPool?: pg.Pool,
 ): Promise<SwapResult> {
   const name = projection.name;
   const schema = shadowSchema(name, runId);
@@ -251,7 +264,7 @@ export async function swapIn(
     let position = shadow.position;
     let applied = shadow.eventsApplied;
     while (comparePositions(position, live.position) < 0) {
-      const events = (await readCommitted(sql, position, batchSize)).filter(
+      const events = (await readCommitted(outboxSql(sql, outboxPool), position, batchSize)).filter(
         (e) => comparePositions(e.position, live.position) <= 0,
       );
       if (!events.length) break;
@@ -325,7 +338,11 @@ export async function swapIn(
 }
 
 /** Starts rebuilds for projections whose code version differs from the live read model's. */
-export async function rebuildOutdated(pool: pg.Pool, projections: Projection[]): Promise<string[]> {
+export async function rebuildOutdated(
+  pool: pg.Pool,
+  projections: Projection[],
+  outboxPool?: pg.Pool,
+): Promise<string[]> {
   const { rows } = await pool.query<{ name: string; version: number }>('SELECT name, version FROM projection_versions');
   const live = new Map(rows.map((r) => [r.name, r.version]));
   const started: string[] = [];
@@ -336,7 +353,10 @@ export async function rebuildOutdated(pool: pg.Pool, projections: Projection[]):
         p.name,
         p.version,
       ]);
-    } else if (current !== p.version && (await startRebuild(pool, p, `version ${current} → ${p.version}`))) {
+    } else if (
+      current !== p.version &&
+      (await startRebuild(pool, p, `version ${current} → ${p.version}`, outboxPool))
+    ) {
       started.push(p.name);
     }
   }

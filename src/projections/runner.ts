@@ -6,6 +6,7 @@ import { ROOT_CONTEXT, type Span, SpanStatusCode, trace } from '@opentelemetry/a
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/bus.ts';
+import { outboxSql } from '../db/pools.ts';
 import { pgSql } from '../db/sql.ts';
 import type { Metrics } from '../observability/metrics.ts';
 import { batchParent, endWithError, tracer } from '../observability/tracing.ts';
@@ -23,7 +24,10 @@ import { BatchPublisher } from './publisher.ts';
 import { buildDeferredIndexes, type RebuildState, shadowCheckpoint, swapIn } from './rebuild.ts';
 
 export interface RunnerOptions {
+  /** Where batches commit: the read database. */
   pool: pg.Pool;
+  /** The write database, when the read models live in another one (READ_DATABASE_URL). */
+  outboxPool?: pg.Pool;
   log: Logger;
   bus: Bus;
   batchSize: number;
@@ -133,7 +137,13 @@ export class Runner {
     try {
       const built = await buildDeferredIndexes(this.options.pool, this.projection, this.rebuildRun!.runId);
       if (built) this.options.log.info({ projection: this.projection.name, indexes: built }, 'rebuild indexes built');
-      const swap = await swapIn(this.options.pool, this.projection, this.rebuildRun!.runId, this.options.batchSize);
+      const swap = await swapIn(
+        this.options.pool,
+        this.projection,
+        this.rebuildRun!.runId,
+        this.options.batchSize,
+        this.options.outboxPool,
+      );
       if (swap === 'gone') this.finished = true;
       if (swap === 'swapped') {
         this.finished = true;
@@ -175,6 +185,7 @@ export class Runner {
           limit: this.failures.limit,
           log,
           startSpan: (events) => this.startBatchSpan(events, startedAt),
+          ...(this.options.outboxPool ? { outboxPool: this.options.outboxPool } : {}),
         },
         batch,
       );
@@ -240,7 +251,9 @@ export class Runner {
     const leases = this.host.leases;
     await client.query('BEGIN');
     const checkpoint = await lockCheckpoint(sql, this.checkpointName);
-    const [event] = checkpoint ? await readCommitted(sql, checkpoint.position, 1) : [];
+    const [event] = checkpoint
+      ? await readCommitted(outboxSql(sql, this.options.outboxPool), checkpoint.position, 1)
+      : [];
     const ours = !leases || (await leaseHeld(client, name, leases.owner));
     if (checkpoint?.state !== 'LIVE' || !ours || !event || comparePositions(event.position, error.at)) {
       await client.query('ROLLBACK');

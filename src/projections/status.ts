@@ -1,6 +1,7 @@
 // What operators see of each projection: the `projections` query (and later metrics).
 import type pg from 'pg';
 import { type Config, projectionMode } from '../config.ts';
+import { type Pools, poolsOf } from '../db/pools.ts';
 import { pgSql } from '../db/sql.ts';
 import { encodePosition } from '../outbox/position.ts';
 import { type HorizonHolder, headPosition, horizonHolders, lagAfter } from '../outbox/reader.ts';
@@ -54,8 +55,11 @@ export interface RebuildStatus {
   lastError: string | null;
 }
 
-export async function projectionStatuses(pool: pg.Pool, config: Config): Promise<ProjectionStatus[]> {
-  const sql = pgSql(pool);
+/** Checkpoints and bookkeeping from the read database, lag from the write database's outbox. */
+export async function projectionStatuses(pool: Pools | pg.Pool, config: Config): Promise<ProjectionStatus[]> {
+  const pools = poolsOf(pool);
+  const sql = pgSql(pools.read);
+  const outbox = pgSql(pools.write);
   const checkpoints = await readCheckpoints(sql);
   const rebuilds = new Map((await rebuildsInProgress(sql)).map((r) => [r.name, r]));
   const [parked, audits] = await Promise.all([parkedSummaries(sql), lastAudits(sql)]);
@@ -69,7 +73,7 @@ export async function projectionStatuses(pool: pg.Pool, config: Config): Promise
     checkpoints
       .filter((c) => (PROJECTION_NAMES as readonly string[]).includes(c.name))
       .map(async (c) => {
-        const lag = await lagAfter(sql, c.position);
+        const lag = await lagAfter(outbox, c.position);
         const r = rebuilds.get(c.name);
         const elapsed = r ? Date.now() - r.startedAt.getTime() : 0;
         return {

@@ -6,6 +6,7 @@
 import type pg from 'pg';
 import type { Bus, PositionMessage } from '../bus/bus.ts';
 import { CHANNELS } from '../bus/bus.ts';
+import { type Pools, poolsOf } from '../db/pools.ts';
 import { pgSql } from '../db/sql.ts';
 import { comparePositions, decodePosition, encodePosition, type Position, ZERO_POSITION } from '../outbox/position.ts';
 import { lagAfter } from '../outbox/reader.ts';
@@ -44,11 +45,16 @@ export class PositionWatcher {
   private offConnection: (() => void) | undefined;
   private freshness: { at: number; value: Promise<Map<string, ReadModelFreshness>> } | undefined;
 
+  /** Checkpoints are read from the read database, lag from the write database's outbox. */
+  private readonly pools: Pools;
+
   constructor(
-    private readonly pool: pg.Pool,
+    pool: Pools | pg.Pool,
     private readonly bus: Bus,
     private readonly refreshMs = 250,
-  ) {}
+  ) {
+    this.pools = poolsOf(pool);
+  }
 
   async start(): Promise<void> {
     this.unsubscribe = await this.bus.subscribe(CHANNELS.positions, (message) => {
@@ -91,7 +97,7 @@ export class PositionWatcher {
   }
 
   private async refresh(): Promise<void> {
-    for (const c of await readCheckpoints(pgSql(this.pool))) this.advance(c.name, c.position);
+    for (const c of await readCheckpoints(pgSql(this.pools.read))) this.advance(c.name, c.position);
   }
 
   private stopRefreshing(): void {
@@ -131,12 +137,12 @@ export class PositionWatcher {
   freshnessOf(projections: string[]): Promise<Record<string, ReadModelFreshness>> {
     const now = Date.now();
     if (!this.freshness || now - this.freshness.at > 1000) {
-      const sql = pgSql(this.pool);
-      const value = readCheckpoints(sql).then(async (checkpoints) => {
+      const outbox = pgSql(this.pools.write);
+      const value = readCheckpoints(pgSql(this.pools.read)).then(async (checkpoints) => {
         const map = new Map<string, ReadModelFreshness>();
         for (const c of checkpoints) {
           this.advance(c.name, c.position);
-          const lag = await lagAfter(sql, c.position);
+          const lag = await lagAfter(outbox, c.position);
           map.set(c.name, { position: encodePosition(c.position), lagEvents: lag.events, lagMs: lag.ms });
         }
         return map;

@@ -14,8 +14,14 @@ export const ALL_PROJECTIONS: Projection[] = [
 ];
 
 /** Recomputes read model `name` from the write tables and compares (see projections/verify.ts). */
-export function verifyProjection(sql: Sql, name: ProjectionName, maxDifferences?: number): Promise<VerificationReport> {
+/** `sql`: the read database; `write`: the write database when it is another one. */
+export function verifyProjection(
+  sql: Sql,
+  name: ProjectionName,
+  maxDifferences?: number,
+  write?: Sql,
+): Promise<VerificationReport> {
   const projection = ALL_PROJECTIONS.find((p) => p.name === name);
   if (!projection) throw new Error(`no projection ${name}`);
-  return verify(sql, projection, maxDifferences);
+  return verify(sql, projection, maxDifferences, write);
 }

@@ -10,8 +10,9 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { App } from '../app.ts';
-import { readMigrations } from '../db/migrate.ts';
-import { pgSql } from '../db/sql.ts';
+import { type Migration, readMigrations } from '../db/migrate.ts';
+import { type Pools, poolsOf, separate } from '../db/pools.ts';
+import { pgSql, type Sql } from '../db/sql.ts';
 import { isDatabaseUnavailable } from '../db/unavailable.ts';
 import type { GraphQLContext } from '../graphql/context.ts';
 import { SOCKET_BUFFER_BYTES, type SseChannel, type SseFrame } from '../graphql/delivery.ts';
@@ -355,7 +356,7 @@ export interface ReadinessOptions {
   replicas?: () => ReplicaStatus[];
 }
 
-let expectedMigrations: Promise<string[]> | undefined;
+let expectedMigrations: Promise<Migration[]> | undefined;
 
 /**
  * Ready: the database answers, every migration this code ships is applied, no
@@ -368,25 +369,34 @@ let expectedMigrations: Promise<string[]> | undefined;
  * errors or database messages can quote customer data or internals. Those go to the
  * log and to the admin-only `projections` query.
  */
-export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): Promise<ReadyCheck> {
+export async function readiness(pool: Pools | pg.Pool, options: ReadinessOptions = {}): Promise<ReadyCheck> {
   const maxLagMs = options.maxLagMs ?? 60_000;
   const maxIdleMs = options.maxIdleMs ?? 30_000;
   const checks: ReadyCheck['checks'] = {};
+  const pools = poolsOf(pool);
   try {
-    const sql = pgSql(pool);
+    // Checkpoints and bookkeeping are in the read database; lag is measured on the write database's outbox.
+    const sql = pgSql(pools.read);
+    const outbox = pgSql(pools.write);
     // A deployment without the migrations folder cannot tell: it checks nothing then.
-    expectedMigrations ??= readMigrations()
-      .then((ms) => ms.map((m) => m.name))
-      .catch(() => []);
-    const [expected, applied] = await Promise.all([
-      expectedMigrations,
-      sql.query<{ migration_name: string }>(
+    expectedMigrations ??= readMigrations().catch(() => []);
+    const appliedIn = (db: Sql) =>
+      db.query<{ migration_name: string }>(
         'SELECT migration_name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
-      ),
+      );
+    // With a separate read database each side's migrations are checked in its own database.
+    const split = separate(pools);
+    const [expected, appliedWrite, appliedRead] = await Promise.all([
+      expectedMigrations,
+      appliedIn(outbox),
+      split ? appliedIn(sql) : Promise.resolve([]),
     ]);
     checks.database = { ok: true };
-    const appliedNames = new Set(applied.map((m) => m.migration_name));
-    const missing = expected.filter((name) => !appliedNames.has(name));
+    const names = (rows: { migration_name: string }[]) => new Set(rows.map((r) => r.migration_name));
+    const [inWrite, inRead] = [names(appliedWrite), names(appliedRead)];
+    const missing = expected
+      .filter((m) => !(split && m.side === 'read' ? inRead : inWrite).has(m.name))
+      .map((m) => m.name);
     checks.migrations = missing.length ? { ok: false, code: 'MIGRATIONS_MISSING', detail: { missing } } : { ok: true };
 
     const checkpoints = await readCheckpoints(sql);
@@ -399,7 +409,7 @@ export async function readiness(pool: pg.Pool, options: ReadinessOptions = {}): 
     for (const name of PROJECTION_NAMES) {
       // No checkpoint yet (no projector has started): the projection is at the start.
       const checkpoint = checkpoints.find((c) => c.name === name);
-      const lag = await lagAfter(sql, checkpoint?.position ?? ZERO_POSITION);
+      const lag = await lagAfter(outbox, checkpoint?.position ?? ZERO_POSITION);
       if (lag.ms > maxLagMs) lagging.push({ name, lagMs: lag.ms, lagEvents: lag.events });
       const idleMs = idleMsOf(lag, checkpoint?.lastBatchAt ?? null);
       if (checkpoint?.state !== 'STALLED' && idleMs > maxIdleMs) idle.push({ name, idleMs, lagEvents: lag.events });

@@ -6,7 +6,7 @@ import { context, SpanStatusCode, type Context as TraceContext, trace } from '@o
 import type pg from 'pg';
 import { actorId, type Subject } from '../auth/subject.ts';
 import type { PrismaClient, TransactionClient } from '../db/prisma.ts';
-import { prismaSql } from '../db/sql.ts';
+import { prismaSql, type Sql } from '../db/sql.ts';
 import { DomainError, Forbidden, ValidationError } from '../errors.ts';
 import type { PendingEvent } from '../events/events.ts';
 import { Prisma } from '../generated/prisma/client.ts';
@@ -29,6 +29,11 @@ export interface CommandContext {
   onCommitted?: (events: StoredEvent[]) => void;
   /** NOTIFY projection engines inside the command transaction (see outbox/notifier.ts for the default). */
   notifyInTransaction?: boolean;
+  /**
+   * The read database, only when it is not the write database (READ_DATABASE_URL):
+   * erasure scrubs the projections' error texts there. No other command touches it.
+   */
+  readDatabase?: Sql;
 }
 
 export interface CommandSpec {

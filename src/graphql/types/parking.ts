@@ -84,7 +84,9 @@ builder.queryField('parkedEvents', (t) =>
           extensions: { code: 'BAD_USER_INPUT', argument: 'first' },
         });
       }
-      return listParked(pgSql(ctx.app.pool), args.projection, args.state ?? 'PARKED', first);
+      const { read, write } = ctx.app.pools;
+      const outbox = read !== write ? pgSql(write) : undefined;
+      return listParked(pgSql(read), args.projection, args.state ?? 'PARKED', first, outbox);
     },
   }),
 );
@@ -146,7 +148,8 @@ async function resolveAggregate(
   const projection = (ctx.app.engine?.projections ?? ALL_PROJECTIONS).find((p) => p.name === input.projection);
   if (!projection) throw new NotFoundError('Projection', input.projection);
   const resolution = await resolveParked({
-    pool: ctx.app.pool,
+    pool: ctx.app.pools.read,
+    ...(ctx.app.pools.read !== ctx.app.pool ? { outboxPool: ctx.app.pool } : {}),
     bus: ctx.app.bus,
     log: ctx.app.log,
     projection,

@@ -111,7 +111,7 @@ builder.queryFields((t) => ({
   projections: t.field({
     description: 'Admin. Every projection: mode, state, position, lag and last error.',
     type: [ProjectionStatusRef],
-    resolve: (_root, _args, ctx) => projectionStatuses(ctx.app.pool, ctx.app.config),
+    resolve: (_root, _args, ctx) => projectionStatuses(ctx.app.pools, ctx.app.config),
   }),
   outbox: t.field({
     description: 'Admin. The outbox head and what holds the read horizon back.',
@@ -132,16 +132,16 @@ builder.mutationField('resumeProjection', (t) =>
     errors: resultUnion('resumeProjection', [NotFoundError, Forbidden]),
     args: { input: t.arg({ type: ResumeProjectionInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const sql = pgSql(ctx.app.pool);
+      const sql = pgSql(ctx.app.pools.read);
       // The live projection, or its rebuild's shadow.
       const resumed =
         (await resumeCheckpoint(sql, input.name)) || (await resumeCheckpoint(sql, shadowCheckpoint(input.name)));
       if (!resumed) {
         throw new NotFoundError('StalledProjection', input.name);
       }
-      // Wakes engines in every process, not only this one.
-      await sql.execute(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
-      const status = (await projectionStatuses(ctx.app.pool, ctx.app.config)).find((p) => p.name === input.name);
+      // Wakes engines in every process, not only this one (they hear commits on the write database).
+      await pgSql(ctx.app.pool).execute(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+      const status = (await projectionStatuses(ctx.app.pools, ctx.app.config)).find((p) => p.name === input.name);
       if (!status) throw new NotFoundError('Projection', input.name);
       return status;
     },
@@ -163,8 +163,9 @@ builder.mutationField('rebuildProjection', (t) =>
       if (!ctx.subject) throw new Forbidden();
       const projection = ALL_PROJECTIONS.find((p) => p.name === input.name);
       if (!projection) throw new NotFoundError('Projection', input.name);
-      await startRebuild(ctx.app.pool, projection, `requested by ${ctx.subject.sub}`);
-      const status = (await projectionStatuses(ctx.app.pool, ctx.app.config)).find((p) => p.name === input.name);
+      const { read, write } = ctx.app.pools;
+      await startRebuild(read, projection, `requested by ${ctx.subject.sub}`, read !== write ? write : undefined);
+      const status = (await projectionStatuses(ctx.app.pools, ctx.app.config)).find((p) => p.name === input.name);
       if (!status) throw new NotFoundError('Projection', input.name);
       return status;
     },
@@ -207,7 +208,8 @@ builder.queryField('verifyProjection', (t) =>
       'Admin. Recomputes the read model from the write tables and reports missing, extra and differing rows (by field). Reads only; writes go on. Differences may include events not yet applied: compare when lag is 0.',
     type: VerificationRef,
     args: { name: t.arg({ type: ProjectionNameEnum, required: true }) },
-    resolve: (_root, { name }, ctx) => verifyProjection(pgSql(ctx.app.pool), name),
+    resolve: (_root, { name }, ctx) =>
+      verifyProjection(pgSql(ctx.app.pools.read), name, undefined, pgSql(ctx.app.pools.write)),
   }),
 );
 

@@ -66,7 +66,7 @@ function badAfter(error: unknown): never {
 
 /** Where a resume replays: the request's read replica first (most of it), then the primary (read/replicas.ts). */
 function replayPools(ctx: GraphQLContext): pg.Pool[] {
-  return ctx.read === ctx.app.reads.primary ? [ctx.app.pool] : [ctx.read.pool, ctx.app.pool];
+  return ctx.read === ctx.app.reads.primary ? [ctx.app.pools.read] : [ctx.read.pool, ctx.app.pools.read];
 }
 
 builder.subscriptionFields((t) => ({
@@ -96,7 +96,7 @@ builder.subscriptionFields((t) => ({
       }
     },
     resolve: (change, _args, ctx) => {
-      ctx.loaders = createLoaders(ctx.app.pool);
+      ctx.loaders = createLoaders(ctx.app.pools.read);
       ctx.live = liveSlot(change);
       return change;
     },
@@ -129,7 +129,7 @@ builder.subscriptionFields((t) => ({
     resolve: (change, _args, ctx) => {
       // The subscription's context lives as long as it does: each delivered change reads
       // with loaders of its own, never what an earlier change cached.
-      ctx.loaders = createLoaders(ctx.app.pool);
+      ctx.loaders = createLoaders(ctx.app.pools.read);
       ctx.live = liveSlot(change as unknown as OrderListChange);
       return (change as unknown as OrderListChange).order;
     },

@@ -14,13 +14,17 @@
 //   like any new order of an erased customer.
 // - Projection error texts (projection_checkpoints.last_error, parked_events.error) and
 //   operators' reasons for skipping parked events quoting a name or email: the quote is
-//   replaced.
+//   replaced (scrubProjectionErrors). Those tables are the read database's: with one
+//   database this is part of the transaction; with a separate read database
+//   (READ_DATABASE_URL) it runs there before the commit and once more after it (see
+//   eraseCustomer), since no transaction spans two databases.
 // The read models (and each projection's projection_customers copy) forget the customer
 // when they apply CustomerErased, which is later in the outbox order than any event that
 // could still carry the name: a batch in flight with an old payload is overwritten.
 import type pg from 'pg';
 import { actorId } from '../../auth/subject.ts';
 import type { TransactionClient } from '../../db/prisma.ts';
+import { prismaSql, type Sql } from '../../db/sql.ts';
 import { isUuid } from '../../errors.ts';
 import { PERSONAL_DATA } from '../../events/events.ts';
 
@@ -37,7 +41,7 @@ const SCOPE = `((o.aggregate_type = 'Customer' AND o.aggregate_id = $1::uuid)
 
 export interface ErasureSummary {
   /** Distinct names and emails found (current and past). */
-  values: number;
+  values: string[];
   events: number;
   actors: number;
   idempotencyRecords: number;
@@ -48,8 +52,16 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-/** Removes the customer's personal data from every write-side table except `customers` (persist does that). */
-export async function forgetCustomer(tx: TransactionClient, customerId: string): Promise<ErasureSummary> {
+/**
+ * Removes the customer's personal data from every write-side table except `customers`
+ * (persist does that), and the projections' error texts quoting it: in this transaction,
+ * or in `readDatabase` when the read models live in another database.
+ */
+export async function forgetCustomer(
+  tx: TransactionClient,
+  customerId: string,
+  readDatabase?: Sql,
+): Promise<ErasureSummary> {
   const orders = await tx.$queryRawUnsafe<{ id: string }[]>(
     'SELECT id::text AS id FROM orders WHERE customer_id = $1::uuid',
     customerId,
@@ -113,48 +125,60 @@ export async function forgetCustomer(tx: TransactionClient, customerId: string):
     orderIds,
   );
 
+  const projectionErrors = await scrubProjectionErrors(readDatabase ?? prismaSql(tx), values);
+  return { values, events, actors, idempotencyRecords, projectionErrors };
+}
+
+/**
+ * Replaces every quote of `values` (names, emails) in the projections' error texts:
+ * checkpoint errors, parked events' errors and skip reasons. Returns the rows changed.
+ */
+export async function scrubProjectionErrors(sql: Sql, values: readonly string[]): Promise<number> {
+  if (!values.length) return 0;
+  const lowered = values.map((v) => v.toLowerCase());
   let projectionErrors = 0;
-  if (values.length) {
-    // Longest first, so an email is replaced whole before a name inside it.
-    const sorted = [...values].sort((a, b) => b.length - a.length);
-    const quoted = new RegExp(sorted.map(escapeRegExp).join('|'), 'gi');
-    // Matches a text (lowered) containing any of the values in $1, taken literally.
-    const quotesAnyValue = `LIKE ANY (
-          SELECT '%' || replace(replace(replace(v, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' FROM unnest($1::text[]) AS v)`;
-    const errors = await tx.$queryRawUnsafe<{ name: string; last_error: string }[]>(
-      `SELECT name, last_error FROM projection_checkpoints
-        WHERE last_error IS NOT NULL AND lower(last_error) ${quotesAnyValue}`,
-      lowered,
+  // Longest first, so an email is replaced whole before a name inside it.
+  const sorted = [...values].sort((a, b) => b.length - a.length);
+  const quoted = new RegExp(sorted.map(escapeRegExp).join('|'), 'gi');
+  // Matches a text (lowered) containing any of the values in $1, taken literally.
+  const quotesAnyValue = `LIKE ANY (
+        SELECT '%' || replace(replace(replace(v, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%' FROM unnest($1::text[]) AS v)`;
+  const errors = await sql.query<{ name: string; last_error: string }>(
+    `SELECT name, last_error FROM projection_checkpoints
+      WHERE last_error IS NOT NULL AND lower(last_error) ${quotesAnyValue}`,
+    [lowered],
+  );
+  for (const row of errors) {
+    projectionErrors += await sql.execute(
+      'UPDATE projection_checkpoints SET last_error = $2 WHERE name = $1 AND last_error = $3',
+      [row.name, row.last_error.replace(quoted, ERASED_MARK), row.last_error],
     );
-    for (const row of errors) {
-      projectionErrors += await tx.$executeRawUnsafe(
-        'UPDATE projection_checkpoints SET last_error = $2 WHERE name = $1 AND last_error = $3',
-        row.name,
-        row.last_error.replace(quoted, ERASED_MARK),
-        row.last_error,
-      );
-    }
-    const parked = await tx.$queryRawUnsafe<
-      { projection: string; tx_id: string; seq: string; error: string | null; resolution_reason: string | null }[]
-    >(
-      `SELECT projection, tx_id::text AS tx_id, seq::text AS seq, error, resolution_reason FROM parked_events
-        WHERE lower(coalesce(error, '') || ' ' || coalesce(resolution_reason, '')) ${quotesAnyValue}`,
-      lowered,
-    );
-    for (const row of parked) {
-      projectionErrors += await tx.$executeRawUnsafe(
-        `UPDATE parked_events SET error = $4, resolution_reason = $5
-          WHERE projection = $1 AND tx_id = $2::xid8 AND seq = $3::bigint`,
+  }
+  const parked = await sql.query<{
+    projection: string;
+    tx_id: string;
+    seq: string;
+    error: string | null;
+    resolution_reason: string | null;
+  }>(
+    `SELECT projection, tx_id::text AS tx_id, seq::text AS seq, error, resolution_reason FROM parked_events
+      WHERE lower(coalesce(error, '') || ' ' || coalesce(resolution_reason, '')) ${quotesAnyValue}`,
+    [lowered],
+  );
+  for (const row of parked) {
+    projectionErrors += await sql.execute(
+      `UPDATE parked_events SET error = $4, resolution_reason = $5
+        WHERE projection = $1 AND tx_id = $2::xid8 AND seq = $3::bigint`,
+      [
         row.projection,
         row.tx_id,
         row.seq,
         row.error?.replace(quoted, ERASED_MARK) ?? null,
         row.resolution_reason?.replace(quoted, ERASED_MARK) ?? null,
-      );
-    }
+      ],
+    );
   }
-
-  return { values: values.length, events, actors, idempotencyRecords, projectionErrors };
+  return projectionErrors;
 }
 
 /** The customers among `customerIds` that are erased (write model), e.g. to hold back their queued messages. */

@@ -7,7 +7,7 @@ import { type PendingEvent, versioned } from '../../events/events.ts';
 import { type CommandContext, type CommandResult, runCommand } from '../command.ts';
 import type { CustomerState } from './commands.ts';
 import { decideCustomer } from './decide.ts';
-import { forgetCustomer } from './erasure.ts';
+import { forgetCustomer, scrubProjectionErrors } from './erasure.ts';
 
 export type CustomerResult = CommandResult<{ customerId: string; version: number }>;
 
@@ -80,14 +80,23 @@ export function renameCustomer(
   );
 }
 
-export function eraseCustomer(ctx: CommandContext, input: { customerId: string }): Promise<CustomerResult> {
+export async function eraseCustomer(ctx: CommandContext, input: { customerId: string }): Promise<CustomerResult> {
   authorize(ctx.subject, 'eraseCustomer');
   // The customer lock also holds back createOrder for this customer, so the orders
   // forgetCustomer scrubs are all there are.
-  return runCommand(ctx, { command: 'eraseCustomer', locks: [`Customer:${input.customerId}`] }, async (tx) => {
-    const state = await loadCustomer(tx, input.customerId);
-    // Before persist clears the customers row, which is one of the places it reads names from.
-    if (state && !state.erased) await forgetCustomer(tx, input.customerId);
-    return decideAndPersist(tx, { type: 'EraseCustomer', ...input }, state);
-  });
+  let values: string[] = [];
+  const result = await runCommand(
+    ctx,
+    { command: 'eraseCustomer', locks: [`Customer:${input.customerId}`] },
+    async (tx) => {
+      const state = await loadCustomer(tx, input.customerId);
+      // Before persist clears the customers row, which is one of the places it reads names from.
+      if (state && !state.erased) ({ values } = await forgetCustomer(tx, input.customerId, ctx.readDatabase));
+      return decideAndPersist(tx, { type: 'EraseCustomer', ...input }, state);
+    },
+  );
+  // A separate read database was scrubbed before the commit; once more now, for an error
+  // text a projection wrote there meanwhile (after the commit no payload carries the data).
+  if (ctx.readDatabase && values.length) await scrubProjectionErrors(ctx.readDatabase, values).catch(() => 0);
+  return result;
 }
