@@ -100,7 +100,7 @@ describe('a STALLED projection', () => {
       retryBaseMs: 10,
       pollMs: 100,
     });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
   afterAll(async () => t.close());
 
@@ -161,7 +161,7 @@ describe('a STALLED rebuild shadow', () => {
     );
     await t.startEngine({ projections, maxAttempts: 2, retryBaseMs: 10, pollMs: 100 });
     for (let i = 0; i < 3; i++) await orderFor(t, catalogue, i % 2);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
   afterAll(async () => t.close());
 
@@ -171,7 +171,7 @@ describe('a STALLED rebuild shadow', () => {
       if ((m as PositionMessage).projection === 'order_search') published.push(m as PositionMessage);
     });
     await orderFor(t, catalogue, 0);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const started = await rebuild(t, 'order_search');
     expect(started.json.errors).toBeUndefined();
     await until('the shadow to stall', async () => {
@@ -179,7 +179,7 @@ describe('a STALLED rebuild shadow', () => {
       return shadow?.state === 'STALLED';
     });
     await orderFor(t, catalogue, 1);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     off();
     // The operator sees why, and a new rebuildProjection starts a new run.
     const status = await t.request(
@@ -219,7 +219,7 @@ describe('INLINE in one process while another runs the projection ASYNC (rolling
       config: loadConfig({
         NODE_ENV: 'test',
         JWT_SECRET: TEST_JWT_SECRET,
-        DATABASE_URL: t.databaseUrl,
+        ...t.databaseEnv,
         PROJECTION_MODES: 'order_list_view=INLINE,order_analytics=INLINE',
       }),
       pool: t.pool,
@@ -243,13 +243,13 @@ describe('INLINE in one process while another runs the projection ASYNC (rolling
       });
       await updateOrderStatus(adminContext(inline), { orderId: order.orderId, status: 'CONFIRMED' });
       await t.startEngine();
-      await caughtUp(t.pool);
+      await caughtUp(t.pools);
       const { rows } = await t.pool.query(
         'SELECT version, item_count, status FROM order_list_view WHERE order_id = $1',
         [order.orderId],
       );
       expect(rows[0]).toEqual({ version: 4, item_count: 7, status: 'CONFIRMED' });
-      await expectReadModelsMatchWriteTables(t.pool);
+      await expectReadModelsMatchWriteTables(t.pools);
     } finally {
       await inline.prisma.$disconnect();
     }
@@ -263,14 +263,14 @@ describe('INLINE order_list_view', () => {
     t = await createTestApp({ env: { PROJECTION_MODES: 'order_list_view=INLINE' } });
     catalogue = await givenCatalogue(t.app, 2, 4);
     await t.startEngine({ pollMs: 100 });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
   afterAll(async () => t.close());
 
   it('finds the customer copy when its command runs during a rebuild swap', async () => {
     const customerName = 'Swap Window';
     const { customerId } = await createCustomer(adminContext(t.app), { name: customerName, email: 'sw@example.com' });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     // Hold the swap inside its transaction: it has recorded the new version and replaced
     // the customer copies, and waits to move the live tables (a reader holds them).
     const holder = new pg.Client({ connectionString: t.databaseUrl });
@@ -295,12 +295,12 @@ describe('INLINE order_list_view', () => {
     }
     const order = await pending!;
     await noRebuildRunning(t, 'the rebuild to finish');
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const { rows } = await t.pool.query('SELECT customer_name FROM order_list_view WHERE order_id = $1', [
       order.orderId,
     ]);
     expect(rows[0]?.customer_name).toBe(customerName);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
   });
 
   it('swaps while a command holds its customer copy and then writes the list, without a deadlock', async () => {
@@ -309,7 +309,7 @@ describe('INLINE order_list_view', () => {
       customerId,
       items: [{ productId: catalogue.productIds[0]!, quantity: 2 }],
     });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const logsBefore = t.logs.length;
     // An INLINE command's lock order, statement by statement: its customer copy first
     // (FOR UPDATE), then the list rows. It pauses between the two while the swap runs.
@@ -336,13 +336,13 @@ describe('INLINE order_list_view', () => {
     expect(t.logs.slice(logsBefore).filter((l) => l.msg === 'rebuild swap failed; retrying')).toEqual([]);
     const checkpoint = (await readCheckpoints(pgSql(t.pool))).find((c) => c.name === 'order_list_view');
     expect(checkpoint?.state).toBe('LIVE');
-    await caughtUp(t.pool);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await caughtUp(t.pools);
+    await expectReadModelsMatchWriteTables(t.pools);
   });
 
   it('never hands a subscriber a position past a row that commits later with a lower position', async () => {
     const start = await orderFor(t, catalogue, 1);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     // A takes its transaction id first and commits last; B commits in between.
     let release!: () => void;
     const gate = new Promise<void>((r) => {
@@ -367,7 +367,7 @@ describe('INLINE order_list_view', () => {
     const last = first.items.at(-1)?.position ?? start.position;
     release();
     const orderA = await a;
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
 
     const second = follow(orderListChanges([t.pool], t.app.bus, { customerId: null, status: null }, last));
     const seen = () => new Set([...first.items, ...second.items].map((c) => c.order.orderId));
@@ -427,7 +427,7 @@ describe('a rebuild started right after a swap', () => {
     catalogue = await givenCatalogue(t.app, 2, 2);
     await t.startEngine({ pollMs: 100 });
     for (let i = 0; i < 5; i++) await orderFor(t, catalogue, i % 2);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
   afterAll(async () => t.close());
 
@@ -450,8 +450,8 @@ describe('a rebuild started right after a swap', () => {
       await holder.end();
     }
     await noRebuildRunning(t, 'the second run to swap in', 30_000);
-    await caughtUp(t.pool);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await caughtUp(t.pools);
+    await expectReadModelsMatchWriteTables(t.pools);
     const { rows } = await t.pool.query(
       "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild\\_%' OR nspname LIKE 'retired\\_%'",
     );
@@ -472,7 +472,7 @@ describe('a rebuild whose shadow schema is gone', () => {
   it('refuses to replay into the live tables: the shadow goes STALLED, and a new run finishes', async () => {
     for (let i = 0; i < 4; i++) await orderFor(t, catalogue, i % 2);
     await t.startEngine({ pollMs: 100 });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     await t.app.engine!.stop();
     // No engine runs: the rebuild is registered, then its schema is dropped by hand.
     const history = ALL_PROJECTIONS.find((p) => p.name === 'customer_order_history')!;
@@ -496,7 +496,7 @@ describe('a rebuild whose shadow schema is gone', () => {
     const again = await rebuild(t, 'customer_order_history');
     expect(again.json.errors).toBeUndefined();
     await noRebuildRunning(t, 'the new run to swap in');
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
   });
 });
 
@@ -552,7 +552,7 @@ describe('a batch published late after a lease handover', () => {
       pollMs: 100,
     });
     await engine.start();
-    await caughtUp(t.pool, ['order_list_view']);
+    await caughtUp(t.pools, ['order_list_view']);
   });
   afterAll(async () => {
     await engine.stop();
@@ -573,7 +573,7 @@ describe('a batch published late after a lease handover', () => {
     });
     bus.current!.holdNextBatch();
     const x = await orderFor(t, catalogue, 1);
-    await caughtUp(t.pool, ['order_list_view']);
+    await caughtUp(t.pools, ['order_list_view']);
     const y = await orderFor(t, catalogue, 0);
     await until('the client to get a change', async () => firstPosition);
     await live.stop();

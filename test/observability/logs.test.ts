@@ -42,12 +42,12 @@ describe('logs', () => {
     const order = await t.gql(CreateOrder, { input: { customerId, items: [{ productId: product.id, quantity: 1 }] } });
     expect(order.data?.createOrder.__typename).toBe('OrderPayload');
     // Queries read the read models: wait until they have applied the writes above.
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const read = await t.gql(CustomerById, { id: customerId });
     expect(read.data?.customer?.email).toBe(SECRETS.email);
     const asCustomer = await t.gql(CustomerById, { id: customerId }, await t.customerToken(customerId));
     expect(asCustomer.data?.customer?.name).toBe(SECRETS.renamed);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
 
     const operations = t.logs.filter((l) => l.msg === 'graphql operation');
     const renameLine = operations.find((l) => l.operationName === 'RenameCustomer');

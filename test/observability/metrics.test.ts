@@ -33,7 +33,7 @@ beforeAll(async () => {
   // order_search fails on any order of the poison customer while the fault is on.
   const faulty = withPoisonedSearch(() => poisonCustomerId);
   await t.startEngine({ projections: faulty, onFailure: 'stall', maxAttempts: 3, retryBaseMs: 10, pollMs: 100 });
-  server = await listen(t, t.yoga, { ready: () => readiness(t.pool, { maxLagMs: 600_000 }) });
+  server = await listen(t, t.yoga, { ready: () => readiness(t.pools, { maxLagMs: 600_000 }) });
   productId = (await givenProduct(t)).id;
 });
 afterAll(async () => {
@@ -45,7 +45,7 @@ describe('/metrics', () => {
   it('shows lag rising while a projection is STALLED and falling to zero after resumeProjection; /ready follows', async () => {
     const regular = await givenCustomer(t);
     await givenOrder(t, regular.id, [{ productId, quantity: 1 }]);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const before = await scrape(server.base);
     expect(before.value('parallax_projection_lag_events', { projection: 'order_search' })).toBe(0);
     expect(before.value('parallax_projection_lag_seconds', { projection: 'order_search' })).toBe(0);
@@ -81,7 +81,7 @@ describe('/metrics', () => {
     // More writes: the stalled projection's lag keeps rising; the others stay at zero.
     await givenCustomer(t);
     await givenOrder(t, regular.id, [{ productId, quantity: 2 }]);
-    await caughtUp(t.pool, ['order_list_view', 'customer_order_history', 'order_analytics']);
+    await caughtUp(t.pools, ['order_list_view', 'customer_order_history', 'order_analytics']);
     const rising = await scrape(server.base);
     expect(rising.value('parallax_projection_lag_events', { projection: 'order_search' })).toBeGreaterThan(stalledLag);
     expect(rising.value('parallax_projection_lag_events', { projection: 'order_list_view' })).toBe(0);
@@ -90,7 +90,7 @@ describe('/metrics', () => {
     poisonCustomerId = undefined; // the fault is fixed
     const resumed = await t.gql(ResumeSearch);
     expect(resumed.data?.resumeProjection).toMatchObject({ __typename: 'ProjectionStatus', state: 'LIVE' });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const after = await scrape(server.base);
     expect(after.value('parallax_projection_lag_events', { projection: 'order_search' })).toBe(0);
     expect(after.value('parallax_projection_lag_seconds', { projection: 'order_search' })).toBe(0);
@@ -117,7 +117,7 @@ describe('/metrics', () => {
       ),
     );
     expect(forbidden.data?.createCustomer.__typename).toBe('Forbidden');
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
 
     const s = await scrape(server.base);
     const mutation = { mutation: 'createCustomer' };

@@ -23,7 +23,7 @@ beforeAll(async () => {
   const customer = await givenCustomer(t);
   const product = await givenProduct(t);
   await givenOrder(t, customer.id, [{ productId: product.id, quantity: 2 }]);
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
   server = await listen(t);
   browser = await launchChromium();
 });

@@ -25,7 +25,7 @@ async function ready(): Promise<{ status: number; body: ReadyBody }> {
 
 beforeAll(async () => {
   t = await createTestApp({ env: { READY_MAX_LAG_MS: String(MAX_LAG_MS) } });
-  server = await listen(t, t.yoga, { ready: () => readiness(t.pool, { maxLagMs: t.app.config.readyMaxLagMs }) });
+  server = await listen(t, t.yoga, { ready: () => readiness(t.pools, { maxLagMs: t.app.config.readyMaxLagMs }) });
 });
 afterAll(async () => {
   await server?.close();
@@ -71,7 +71,7 @@ describe('/ready', () => {
     expect(lagging.body.checks.projections?.ok).toBe(true);
 
     await t.startEngine();
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const after = await ready();
     expect(after.status, JSON.stringify(after.body)).toBe(200);
     expect(after.body.checks.lag?.ok).toBe(true);

@@ -26,7 +26,7 @@ beforeAll(async () => {
   trace.setGlobalTracerProvider(provider);
   t = await createTestApp();
   await t.startEngine();
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
 });
 afterAll(async () => {
   await t?.close();
@@ -40,7 +40,7 @@ describe('tracing', () => {
     exporter.reset();
     const res = await t.gql(CreateCustomer, { input: { name: 'Traced Customer', email: 'traced@example.com' } });
     expect(res.data?.createCustomer.__typename).toBe('CustomerPayload');
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const spans = await until('every projection batch span', async () => {
       const all = exporter.getFinishedSpans();
       const batches = all.filter((s) => s.name.startsWith('projection batch '));
@@ -100,7 +100,7 @@ describe('tracing', () => {
   });
 
   it('links a batch of events from several traces to each of them', async () => {
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     await t.app.engine?.stop();
     t.app.engine = undefined;
     exporter.reset();
@@ -114,7 +114,7 @@ describe('tracing', () => {
     );
     expect(traces.size).toBe(2);
     await t.startEngine();
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const batch = await until('the order_list_view batch', async () =>
       exporter.getFinishedSpans().find((s) => s.name === 'projection batch order_list_view'),
     );

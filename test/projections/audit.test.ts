@@ -30,11 +30,11 @@ describe('the no-skip audit', () => {
 
   it('accounts for every event, and catches a checkpoint moved past unapplied events at its next run', async () => {
     await runWorkload(t.app, catalogue, { writers: 2, commandsPerWriter: 15 });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const sql = pgSql(t.pool);
     const head = (await headPosition(sql))!;
     await until('every projection audited at the head', async () => {
-      const rows = await t.pool.query<{ tx_id: string; seq: string }>(
+      const rows = await t.readPool.query<{ tx_id: string; seq: string }>(
         'SELECT tx_id::text AS tx_id, seq::text AS seq FROM projection_audits',
       );
       return (
@@ -46,7 +46,7 @@ describe('the no-skip audit', () => {
     for (const name of PROJECTION_NAMES) {
       expect(clean.value('parallax_projection_unaccounted_events', { projection: name }), name).toBe(0);
     }
-    expect((await readiness(t.pool)).checks.audit).toEqual({ ok: true, detail: [] });
+    expect((await readiness(t.pools)).checks.audit).toEqual({ ok: true, detail: [] });
     const status = (await t.gql(Projections)).data!.projections;
     expect(status.map((p) => p.unaccountedEvents)).toEqual(PROJECTION_NAMES.map(() => 0));
     const outbox = Number((await t.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM outbox')).rows[0]!.n);
@@ -54,10 +54,14 @@ describe('the no-skip audit', () => {
 
     // An injected skip: three events committed together with order_list_view's checkpoint
     // moved past them, as a hand-edited checkpoint (or a reader that skipped them) would.
-    const client = await t.pool.connect();
+    // With a separate read database: the checkpoint row is locked first, so no batch can
+    // apply the events between their commit (write database) and the checkpoint's move.
+    const client = await t.readPool.connect();
+    const writer = t.readPool === t.pool ? client : await t.pool.connect();
     try {
       await client.query('BEGIN');
-      const { rows } = await client.query<{ tx_id: string; seq: string }>(
+      await client.query(`SELECT 1 FROM projection_checkpoints WHERE name = 'order_list_view' FOR UPDATE`);
+      const { rows } = await writer.query<{ tx_id: string; seq: string }>(
         `INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id, aggregate_version, schema_version, payload, actor)
          SELECT gen_random_uuid(), 'ProductCreated', 'Product', id, 1, 1,
                 jsonb_build_object('productId', id::text, 'sku', 'SKIP-' || n, 'name', 'Skipped ' || n, 'priceCents', 100), 'test'
@@ -72,6 +76,7 @@ describe('the no-skip audit', () => {
       await client.query('COMMIT');
     } finally {
       client.release();
+      if (writer !== client) writer.release();
     }
 
     const caught = await until('the audit to catch the skip', async () => {
@@ -81,7 +86,7 @@ describe('the no-skip audit', () => {
     for (const name of PROJECTION_NAMES.filter((n) => n !== 'order_list_view')) {
       expect(caught.value('parallax_projection_unaccounted_events', { projection: name }), name).toBe(0);
     }
-    const ready = await readiness(t.pool);
+    const ready = await readiness(t.pools);
     expect(ready.ready).toBe(false);
     expect(ready.checks.audit).toMatchObject({
       ok: false,
@@ -111,9 +116,9 @@ describe('health in time', () => {
 
   it('/ready fails on a runner that stopped while events wait, and not on events that just arrived', async () => {
     await runWorkload(t.app, catalogue, { writers: 1, commandsPerWriter: 5 });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const options = { maxIdleMs: 300, maxLagMs: 600_000 };
-    expect((await readiness(t.pool, options)).ready).toBe(true);
+    expect((await readiness(t.pools, options)).ready).toBe(true);
     await sleep(400);
 
     await t.app.engine!.stop();
@@ -122,11 +127,11 @@ describe('health in time', () => {
       items: [{ productId: catalogue.productIds[1]!, quantity: 1 }],
     });
     // Waiting since just now, not since the last batch (which is older than maxIdleMs).
-    const fresh = await readiness(t.pool, options);
+    const fresh = await readiness(t.pools, options);
     expect(fresh.checks.running).toMatchObject({ ok: true });
 
     await sleep(400);
-    const stopped = await readiness(t.pool, options);
+    const stopped = await readiness(t.pools, options);
     expect(stopped.ready).toBe(false);
     expect(stopped.checks.lag?.ok).toBe(true);
     expect(stopped.checks.running).toMatchObject({

@@ -46,7 +46,7 @@ describe('read-model definitions', () => {
   it.each(ALL_PROJECTIONS.map((p) => [p.name, p] as const))(
     '%s: the definition equals the migrated tables',
     async (_name, projection) => {
-      const client = await t.pool.connect();
+      const client = await t.readPool.connect();
       try {
         await client.query('BEGIN');
         await client.query('CREATE SCHEMA definition_check');

@@ -16,12 +16,14 @@ describe('projection engine under concurrent writers', () => {
     const result = await runWorkload(t.app, catalogue, { writers: 8, commandsPerWriter: 250 });
     expect(result.acknowledged + result.rejected).toBe(2000);
     expect(result.acknowledged).toBeGreaterThan(1000);
-    await caughtUp(t.pool);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await caughtUp(t.pools);
+    await expectReadModelsMatchWriteTables(t.pools);
     // Each projection applied each event exactly once.
-    const { rows } = await t.pool.query<{ name: string; events_applied: string; outbox: string }>(
-      'SELECT name, events_applied::text, (SELECT count(*) FROM outbox)::text AS outbox FROM projection_checkpoints',
+    const outbox = (await t.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM outbox')).rows[0]!.n;
+    const { rows } = await t.readPool.query<{ name: string; events_applied: string }>(
+      'SELECT name, events_applied::text FROM projection_checkpoints',
     );
-    for (const row of rows) expect(row.events_applied, row.name).toBe(row.outbox);
+    expect(rows.length).toBeGreaterThanOrEqual(4);
+    for (const row of rows) expect(row.events_applied, row.name).toBe(outbox);
   });
 });

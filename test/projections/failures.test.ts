@@ -43,29 +43,29 @@ describe('a projection that fails on an event', () => {
 
     // The others carry on past the poison event, to the head.
     const others = ['order_list_view', 'customer_order_history', 'order_analytics'];
-    await caughtUp(t.pool, others);
+    await caughtUp(t.pools, others);
     const res = await t.gql(Projections);
     for (const p of res.data!.projections.filter((x) => others.includes(x.name))) {
       expect(p.state, p.name).toBe('LIVE');
       expect(p.lagEvents, p.name).toBe(0);
     }
-    await expectReadModelsMatchWriteTables(t.pool, ['order_list_view', 'customer_order_history', 'order_analytics']);
+    await expectReadModelsMatchWriteTables(t.pools, ['order_list_view', 'customer_order_history', 'order_analytics']);
 
     // Still stalled: it never skips the event on its own, and /ready says so.
     const still = (await t.gql(Projections)).data!.projections.find((p) => p.name === 'order_search')!;
     expect(still.state).toBe('STALLED');
-    const notReady = await readiness(t.pool);
+    const notReady = await readiness(t.pools);
     expect(notReady.ready).toBe(false);
     expect(JSON.stringify(notReady.checks.projections)).toContain('order_search');
 
     poisonCustomerId = undefined; // the fault is fixed
     const resumed = await t.gql(ResumeProjection, { input: { name: 'order_search' } });
     expect(resumed.data?.resumeProjection).toMatchObject({ __typename: 'ProjectionStatus', state: 'LIVE' });
-    await caughtUp(t.pool);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await caughtUp(t.pools);
+    await expectReadModelsMatchWriteTables(t.pools);
     const after = (await t.gql(Projections)).data!.projections.find((p) => p.name === 'order_search')!;
     expect(after).toMatchObject({ state: 'LIVE', lagEvents: 0, lastError: null });
-    expect((await readiness(t.pool)).ready).toBe(true);
+    expect((await readiness(t.pools)).ready).toBe(true);
   });
 
   it('answers resumeProjection for a projection that is not stalled with NotFoundError, and for support with Forbidden', async () => {

@@ -10,7 +10,11 @@ let catalogue: Catalogue;
 beforeAll(async () => {
   // order_list_view and order_analytics INLINE: analytics is kept by deltas, so a
   // second application by the engine would show up as a wrong count.
-  t = await createTestApp({ env: { PROJECTION_MODES: 'order_list_view=INLINE,order_analytics=INLINE' } });
+  // INLINE writes the read models in the command's transaction: one database, whatever the run's layout.
+  t = await createTestApp({
+    env: { PROJECTION_MODES: 'order_list_view=INLINE,order_analytics=INLINE' },
+    readDatabaseUrl: null,
+  });
   catalogue = await givenCatalogue(t.app, 3, 3);
 });
 afterAll(async () => t.close());
@@ -31,9 +35,9 @@ describe('INLINE projections', () => {
     t.app.hooks.afterAppend!.pop();
     expect(seenInTransaction).toEqual([{ order_id: order.orderId, status: 'PENDING' }]);
     // No engine is running: the ASYNC read models have not seen it, the INLINE ones have.
-    const listed = await t.pool.query('SELECT 1 FROM order_list_view WHERE order_id = $1', [order.orderId]);
+    const listed = await t.readPool.query('SELECT 1 FROM order_list_view WHERE order_id = $1', [order.orderId]);
     expect(listed.rowCount).toBe(1);
-    const searched = await t.pool.query('SELECT 1 FROM order_search WHERE order_id = $1', [order.orderId]);
+    const searched = await t.readPool.query('SELECT 1 FROM order_search WHERE order_id = $1', [order.orderId]);
     expect(searched.rowCount).toBe(0);
   });
 
@@ -41,11 +45,11 @@ describe('INLINE projections', () => {
     await runWorkload(t.app, catalogue, { writers: 4, commandsPerWriter: 40 });
     // order_analytics is kept by deltas: a second application of any event would show
     // as a count or revenue that differs from the recomputation.
-    const before = await t.pool.query('SELECT * FROM order_analytics ORDER BY day, status');
+    const before = await t.readPool.query('SELECT * FROM order_analytics ORDER BY day, status');
     await t.startEngine();
-    await caughtUp(t.pool);
-    await expectReadModelsMatchWriteTables(t.pool);
-    const after = await t.pool.query('SELECT * FROM order_analytics ORDER BY day, status');
+    await caughtUp(t.pools);
+    await expectReadModelsMatchWriteTables(t.pools);
+    const after = await t.readPool.query('SELECT * FROM order_analytics ORDER BY day, status');
     expect(after.rows).toEqual(before.rows);
   });
 });

@@ -28,7 +28,7 @@ beforeAll(async () => {
     },
   }));
   await t.startEngine({ projections: recording, pollMs: 50 });
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
 });
 afterAll(async () => t.close());
 beforeEach(() => {
@@ -63,7 +63,7 @@ async function openRename(customerId: string) {
 }
 
 async function orderInListView(orderId: string): Promise<boolean> {
-  const { rowCount } = await t.pool.query('SELECT 1 FROM order_list_view WHERE order_id = $1', [orderId]);
+  const { rowCount } = await t.readPool.query('SELECT 1 FROM order_list_view WHERE order_id = $1', [orderId]);
   return (rowCount ?? 0) > 0;
 }
 
@@ -86,23 +86,23 @@ describe('the outbox reader with transactions that commit out of order', () => {
     });
     // B committed and NOTIFYed; give the engine many chances to (wrongly) move on.
     await new Promise((r) => setTimeout(r, 700));
-    for (const checkpoint of await readCheckpoints(pgSql(t.pool))) {
+    for (const checkpoint of await readCheckpoints(pgSql(t.readPool))) {
       expect(comparePositions(checkpoint.position, a.position), checkpoint.name).toBeLessThan(0);
     }
     expect(await orderInListView(b.orderId)).toBe(false);
 
     a.release(true);
     expect(await a.done).toBe('committed');
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     expect(await orderInListView(b.orderId)).toBe(true);
-    const { rows } = await t.pool.query('SELECT customer_name FROM order_list_view WHERE customer_id = $1', [
+    const { rows } = await t.readPool.query('SELECT customer_name FROM order_list_view WHERE customer_id = $1', [
       catalogue.customerIds[0],
     ]);
     for (const row of rows) expect(row.customer_name).toBe('Held Open');
     const listView = applied.get('order_list_view')!.map((p) => `${p.txId}:${p.seq}`);
     expect(listView.indexOf(`${a.position.txId}:${a.position.seq}`)).toBeGreaterThanOrEqual(0);
     expectAppliedInOrderExactlyOnce();
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
   });
 
   it('applies the later transaction once the open one rolls back, and nothing of the rolled-back one', async () => {
@@ -115,8 +115,8 @@ describe('the outbox reader with transactions that commit out of order', () => {
     expect(await orderInListView(b.orderId)).toBe(false);
     a.release(false);
     expect(await a.done).toBe('rolled back');
-    await caughtUp(t.pool);
-    const { rows } = await t.pool.query('SELECT DISTINCT customer_name FROM order_search WHERE customer_id = $1', [
+    await caughtUp(t.pools);
+    const { rows } = await t.readPool.query('SELECT DISTINCT customer_name FROM order_search WHERE customer_id = $1', [
       catalogue.customerIds[2],
     ]);
     for (const row of rows) expect(row.customer_name).toMatch(/^Shopper/);
@@ -126,7 +126,7 @@ describe('the outbox reader with transactions that commit out of order', () => {
     );
     expect(rowCount).toBe(0);
     expectAppliedInOrderExactlyOnce();
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
   });
 
   it('orders transaction ids as numbers, not as text (9 before 10)', async () => {

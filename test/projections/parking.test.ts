@@ -92,7 +92,7 @@ describe('a poison event under the park policy', () => {
       }),
     );
     expect(others).toHaveLength(1000);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
 
     const status = (await t.gql(Projections)).data!.projections;
     const list = status.find((p) => p.name === 'order_list_view')!;
@@ -112,26 +112,26 @@ describe('a poison event under the park policy', () => {
     expect(JSON.parse(parked[0]!.payload!)).toMatchObject({ orderId: poison.orderId });
 
     // Every other order is in the list; the poison order is at its version before the parked event.
-    const rows = await t.pool.query<{ order_id: string; version: number }>(
+    const rows = await t.readPool.query<{ order_id: string; version: number }>(
       'SELECT order_id::text AS order_id, version FROM order_list_view WHERE order_id = ANY($1::uuid[])',
       [[...others, poison.orderId]],
     );
     expect(rows.rows.filter((r) => r.order_id !== poison.orderId)).toHaveLength(1000);
     expect(rows.rows.find((r) => r.order_id === poison.orderId)?.version).toBe(1);
-    const report = await verifyProjection(pgSql(t.pool), 'order_list_view');
+    const report = await verifyProjection(pgSql(t.readPool), 'order_list_view', undefined, pgSql(t.pool));
     expect(report.differences).toEqual([]);
     expect(report.parked).toEqual([
       { aggregateType: 'Order', aggregateId: poison.orderId, events: 2, differences: expect.any(Number) },
     ]);
     expect(report.parked[0]!.differences).toBeGreaterThan(0);
-    await expectReadModelsMatchWriteTables(t.pool, ['customer_order_history', 'order_search', 'order_analytics']);
+    await expectReadModelsMatchWriteTables(t.pools, ['customer_order_history', 'order_search', 'order_analytics']);
 
     // Visible to operators: metrics, /ready (a warning, not a failure).
     const metrics = await scrapeMetrics(t.app.metrics);
     expect(metrics.value('parallax_projection_parked_events', { projection: 'order_list_view' })).toBe(2);
     expect(metrics.value('parallax_projection_parked_aggregates', { projection: 'order_list_view' })).toBe(1);
     expect(metrics.value('parallax_projection_events_parked_total', { projection: 'order_list_view' })).toBe(1);
-    const ready = await readiness(t.pool);
+    const ready = await readiness(t.pools);
     expect(ready.ready).toBe(true);
     expect(ready.checks.parked).toMatchObject({
       ok: true,
@@ -168,8 +168,8 @@ describe('a poison event under the park policy', () => {
     // Another aggregate's event touching the parked order's row: a rename of its customer
     // rewrites the name on every row of the customer, the parked order's too.
     await renameCustomer(adminContext(t.app), { customerId, name: 'Renamed While Parked' });
-    await caughtUp(t.pool);
-    const held = await t.pool.query<{ customer_name: string; version: number }>(
+    await caughtUp(t.pools);
+    const held = await t.readPool.query<{ customer_name: string; version: number }>(
       'SELECT customer_name, version FROM order_list_view WHERE order_id = $1',
       [poison.orderId],
     );
@@ -204,7 +204,7 @@ describe('a poison event under the park policy', () => {
         { position: poison.paid.position, state: 'RETRIED' },
       ],
     });
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
     const after = await t.gql(OrderAt, { id: poison.orderId, consistency: { atLeast: poison.paid.position } });
     expect(after.errors).toBeUndefined();
     expect(after.data?.order).toMatchObject({ version: 3, customerName: 'Renamed While Parked', lineCount: 2 });
@@ -214,7 +214,7 @@ describe('a poison event under the park policy', () => {
       ['test-admin', 'admin'],
       ['test-admin', 'admin'],
     ]);
-    expect((await readiness(t.pool)).checks.parked).toEqual({ ok: true, detail: [] });
+    expect((await readiness(t.pools)).checks.parked).toEqual({ ok: true, detail: [] });
     // A retried aggregate flows again: its next event is applied, not parked.
     const cancelled = await cancelOrder(adminContext(t.app), { orderId: poison.orderId });
     const next = await t.gql(OrderAt, { id: poison.orderId, consistency: { atLeast: cancelled.position } });
@@ -264,10 +264,10 @@ describe('a poison event under the park policy', () => {
     const next = await t.gql(OrderAt, { id: poison.orderId, consistency: { atLeast: cancelled.position } });
     expect(next.errors).toBeUndefined();
     expect(next.data?.order).toMatchObject({ version: 4, lineCount: 1 });
-    const list = (await readCheckpoints(pgSql(t.pool))).find((c) => c.name === 'order_list_view')!;
+    const list = (await readCheckpoints(pgSql(t.readPool))).find((c) => c.name === 'order_list_view')!;
     expect(comparePositions(list.position, decodePosition(cancelled.position))).toBeGreaterThanOrEqual(0);
     // What was skipped is missing from the read model, and verify says so.
-    const report = await verifyProjection(pgSql(t.pool), 'order_list_view');
+    const report = await verifyProjection(pgSql(t.readPool), 'order_list_view', undefined, pgSql(t.pool));
     expect(report.parked).toEqual([]);
     expect(report.differences.map((d) => d.key)).toContainEqual({ order_id: poison.orderId });
     const viaApi = await t.gql(VerifyProjection, { name: 'order_list_view' });

@@ -9,18 +9,18 @@ import { caughtUp, expectReadModelsMatchWriteTables, until } from '../support/pr
 import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
 
 async function appliedTotal(t: TestApp): Promise<number> {
-  return (await readCheckpoints(pgSql(t.pool))).reduce((n, c) => n + c.eventsApplied, 0);
+  return (await readCheckpoints(pgSql(t.readPool))).reduce((n, c) => n + c.eventsApplied, 0);
 }
 
 async function expectEachEventAppliedOnce(t: TestApp): Promise<void> {
   const outbox = Number((await t.pool.query('SELECT count(*) FROM outbox')).rows[0].count);
-  for (const c of await readCheckpoints(pgSql(t.pool))) expect(c.eventsApplied, c.name).toBe(outbox);
+  for (const c of await readCheckpoints(pgSql(t.readPool))) expect(c.eventsApplied, c.name).toBe(outbox);
 }
 
 // Every projector this file started: a failed test must not leave them working on.
 const spawned: ParallaxProcess[] = [];
-function track(databaseUrl: string, env: Record<string, string>): ParallaxProcess {
-  const p = spawnProjector(databaseUrl, env);
+function track(databases: Record<string, string>, env: Record<string, string>): ParallaxProcess {
+  const p = spawnProjector(databases, env);
   spawned.push(p);
   return p;
 }
@@ -45,7 +45,7 @@ describe('projector processes killed with SIGKILL mid-batch', () => {
       for (let round = 0; round < 6; round++) {
         const before = await appliedTotal(t);
         // Small batches, so a kill lands inside a batch transaction most of the time.
-        const projector = track(t.databaseUrl, { PROJECTION_BATCH_SIZE: '5', PROJECTION_LEASE_MS: '1000' });
+        const projector = track(t.databaseEnv, { PROJECTION_BATCH_SIZE: '5', PROJECTION_LEASE_MS: '1000' });
         await until('the projector to apply something', async () => (await appliedTotal(t)) > before + 20, 60_000);
         await new Promise((r) => setTimeout(r, 100 + Math.random() * 300));
         projector.child.kill('SIGKILL');
@@ -58,13 +58,13 @@ describe('projector processes killed with SIGKILL mid-batch', () => {
       await writers;
     }
     expect(kills).toBeGreaterThanOrEqual(5);
-    const last = track(t.databaseUrl, { LOG_LEVEL: 'info', PROJECTION_LEASE_MS: '1000' });
+    const last = track(t.databaseEnv, { LOG_LEVEL: 'info', PROJECTION_LEASE_MS: '1000' });
     await waitForOutput(last, 'projection engine started');
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     // SIGTERM: the current batch finishes and the process exits cleanly.
     last.child.kill('SIGTERM');
     expect((await last.exited).code).toBe(0);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
     await expectEachEventAppliedOnce(t);
   });
 });
@@ -81,20 +81,20 @@ describe('two projector processes at once', () => {
   it('never both apply the same batch: every event is applied once and the read models match', async () => {
     // Leases off: both run every projection, kept apart only by the checkpoint lock.
     const env = { PROJECTION_BATCH_SIZE: '10', LOG_LEVEL: 'info', PROJECTION_LEASES: 'off' };
-    const a = track(t.databaseUrl, env);
-    const b = track(t.databaseUrl, env);
+    const a = track(t.databaseEnv, env);
+    const b = track(t.databaseEnv, env);
     try {
       await waitForOutput(a, 'projection engine started');
       await waitForOutput(b, 'projection engine started');
       await runWorkload(t.app, catalogue, { writers: 4, commandsPerWriter: 150 });
-      await caughtUp(t.pool);
+      await caughtUp(t.pools);
     } finally {
       a.child.kill('SIGTERM');
       b.child.kill('SIGTERM');
     }
     expect((await a.exited).code).toBe(0);
     expect((await b.exited).code).toBe(0);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
     await expectEachEventAppliedOnce(t);
   });
 });

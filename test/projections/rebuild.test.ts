@@ -38,7 +38,7 @@ const Status = graphql(`
 async function rebuildDone(t: TestApp, name: string) {
   await until(
     `${name} rebuild to be swapped in`,
-    async () => (await t.pool.query('SELECT 1 FROM projection_rebuilds WHERE name = $1', [name])).rowCount === 0,
+    async () => (await t.readPool.query('SELECT 1 FROM projection_rebuilds WHERE name = $1', [name])).rowCount === 0,
     120_000,
   );
 }
@@ -51,7 +51,7 @@ describe('rebuildProjection under continuous writes', () => {
     catalogue = await givenCatalogue(t.app, 6, 6);
     await runWorkload(t.app, catalogue, { writers: 4, commandsPerWriter: 60 });
     await t.startEngine({ batchSize: 50 });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
   afterAll(async () => t.close());
 
@@ -94,20 +94,20 @@ describe('rebuildProjection under continuous writes', () => {
     expect(progress.at(-1)).toMatchObject({ projection: 'order_list_view', done: true });
     expect(progress.some((p) => !p.done && p.processed > 0 && p.total > 0)).toBe(true);
 
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const verified = await t.gql(Verify, { name: 'order_list_view' });
     expect(verified.data?.verifyProjection.differences).toEqual([]);
     expect(verified.data?.verifyProjection.rowsChecked).toBeGreaterThan(100);
-    const { rows } = await t.pool.query(
+    const { rows } = await t.readPool.query(
       "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild_%' OR nspname LIKE 'retired_%'",
     );
     expect(rows).toEqual([]);
   });
 
   it('names the row and field that was changed behind the engine', async () => {
-    const { rows } = await t.pool.query<{ order_id: string }>('SELECT order_id::text FROM order_list_view LIMIT 1');
+    const { rows } = await t.readPool.query<{ order_id: string }>('SELECT order_id::text FROM order_list_view LIMIT 1');
     const orderId = rows[0]!.order_id;
-    await t.pool.query('UPDATE order_list_view SET total_cents = total_cents + 1 WHERE order_id = $1', [orderId]);
+    await t.readPool.query('UPDATE order_list_view SET total_cents = total_cents + 1 WHERE order_id = $1', [orderId]);
     const res = await t.gql(Verify, { name: 'order_list_view' });
     const differences = res.data!.verifyProjection.differences;
     expect(differences).toHaveLength(1);
@@ -126,12 +126,12 @@ describe('rebuildProjection under continuous writes', () => {
 
 /** Every index and constraint of a projection's tables, as PostgreSQL would recreate them. */
 async function tableShapes(t: TestApp, tables: string[]) {
-  const indexes = await t.pool.query<{ tablename: string; indexname: string; indexdef: string }>(
+  const indexes = await t.readPool.query<{ tablename: string; indexname: string; indexdef: string }>(
     `SELECT tablename, indexname, indexdef FROM pg_indexes
       WHERE schemaname = 'public' AND tablename = ANY($1::text[]) ORDER BY tablename, indexname`,
     [tables],
   );
-  const constraints = await t.pool.query<{ table: string; conname: string; def: string }>(
+  const constraints = await t.readPool.query<{ table: string; conname: string; def: string }>(
     `SELECT conrelid::regclass::text AS table, conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
       WHERE conrelid = ANY(SELECT ('public.' || t)::regclass FROM unnest($1::text[]) AS t) ORDER BY 1, 2`,
     [tables],
@@ -147,7 +147,7 @@ describe('a bulk rebuild (secondary indexes built after the load)', () => {
     catalogue = await givenCatalogue(t.app, 6, 6);
     await runWorkload(t.app, catalogue, { writers: 4, commandsPerWriter: 40 });
     await t.startEngine({ batchSize: 50 });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
   afterAll(async () => t.close());
 
@@ -165,8 +165,8 @@ describe('a bulk rebuild (secondary indexes built after the load)', () => {
     const built = t.logs.find((l) => l.msg === 'rebuild indexes built' && l.projection === 'order_search');
     expect(Number(built?.indexes)).toBeGreaterThan(0);
     expect(await tableShapes(t, search.tables)).toEqual(before);
-    await caughtUp(t.pool);
-    await expectReadModelsMatchWriteTables(t.pool, ['order_search']);
+    await caughtUp(t.pools);
+    await expectReadModelsMatchWriteTables(t.pools, ['order_search']);
   });
 });
 
@@ -177,12 +177,12 @@ describe('a projection version bump', () => {
     const catalogue = await givenCatalogue(t.app, 4, 4);
     await runWorkload(t.app, catalogue, { writers: 2, commandsPerWriter: 60 });
     await t.startEngine();
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
   afterAll(async () => t.close());
 
   it('rebuilds the read model in a shadow on restart, while the old version keeps serving', async () => {
-    const before = Number((await t.pool.query('SELECT count(*) FROM order_search')).rows[0].count);
+    const before = Number((await t.readPool.query('SELECT count(*) FROM order_search')).rows[0].count);
     await t.app.engine!.stop();
     // Version 2, and slow, so the old version visibly serves while the shadow is built.
     let batches = 0;
@@ -204,11 +204,11 @@ describe('a projection version bump', () => {
       version: 1,
     });
     // The live (version 1) tables answer in full meanwhile.
-    expect(Number((await t.pool.query('SELECT count(*) FROM order_search')).rows[0].count)).toBe(before);
+    expect(Number((await t.readPool.query('SELECT count(*) FROM order_search')).rows[0].count)).toBe(before);
     await rebuildDone(t, 'order_search');
     const after = await t.gql(Status);
     expect(after.data!.projections.find((p) => p.name === 'order_search')).toMatchObject({ state: 'LIVE', version: 2 });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     expect((await t.gql(Verify, { name: 'order_search' })).data!.verifyProjection.differences).toEqual([]);
   });
 });
@@ -230,12 +230,12 @@ describe('a projector killed in the middle of a rebuild', () => {
       PROJECTION_MAX_BATCH_SIZE: '10',
       LOG_LEVEL: 'info',
     };
-    const first = spawnProjector(t.databaseUrl, env);
+    const first = spawnProjector(t.databaseEnv, env);
     await waitForOutput(first, 'projection engine started');
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     await t.gql(Rebuild, { name: 'customer_order_history' });
     await until('the shadow to be part-way', async () => {
-      const { rows } = await t.pool.query<{ n: number }>(
+      const { rows } = await t.readPool.query<{ n: number }>(
         "SELECT events_applied::int AS n FROM projection_checkpoints WHERE name = 'customer_order_history#rebuild'",
       );
       return (rows[0]?.n ?? 0) > 20;
@@ -243,11 +243,11 @@ describe('a projector killed in the middle of a rebuild', () => {
     first.child.kill('SIGKILL');
     await first.exited;
     const total = Number((await t.pool.query('SELECT count(*) FROM orders')).rows[0].count);
-    expect(Number((await t.pool.query('SELECT count(*) FROM customer_order_history')).rows[0].count)).toBe(total);
-    const second = spawnProjector(t.databaseUrl, env);
+    expect(Number((await t.readPool.query('SELECT count(*) FROM customer_order_history')).rows[0].count)).toBe(total);
+    const second = spawnProjector(t.databaseEnv, env);
     try {
       await rebuildDone(t, 'customer_order_history');
-      await caughtUp(t.pool);
+      await caughtUp(t.pools);
       expect((await t.gql(Verify, { name: 'customer_order_history' })).data!.verifyProjection.differences).toEqual([]);
     } finally {
       second.child.kill('SIGTERM');
@@ -263,7 +263,7 @@ describe('npm run cli -- projections', () => {
     const catalogue = await givenCatalogue(t.app, 2, 2);
     await runWorkload(t.app, catalogue, { writers: 1, commandsPerWriter: 20 });
     await t.startEngine();
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
   afterAll(async () => t.close());
 
@@ -275,7 +275,7 @@ describe('npm run cli -- projections', () => {
         ['--import', 'tsx', 'scripts/cli.ts', ...args],
         {
           cwd: join(import.meta.dirname, '../..'),
-          env: { ...process.env, DATABASE_URL: t.databaseUrl },
+          env: { ...process.env, ...t.databaseEnv },
           timeout: 60_000,
         },
         (error, stdout) => resolve({ status: error ? Number(error.code ?? 1) : 0, stdout }),
@@ -287,7 +287,7 @@ describe('npm run cli -- projections', () => {
     const clean = await cli('projections', 'verify', 'order_analytics');
     expect(clean.stdout).toMatch(/order_analytics: \d+ rows checked, 0 differences/);
     expect(clean.status).toBe(0);
-    await t.pool.query("UPDATE order_analytics SET order_count = order_count + 5 WHERE status = 'PENDING'");
+    await t.readPool.query("UPDATE order_analytics SET order_count = order_count + 5 WHERE status = 'PENDING'");
     const tampered = await cli('projections', 'verify', 'order_analytics');
     expect(tampered.status).toBe(1);
     expect(tampered.stdout).toContain('DIFFERENT order_analytics');

@@ -33,9 +33,10 @@ const TABLES = [...new Set([...ALL_PROJECTIONS.flatMap((p) => p.tables), 'projec
 
 /** A fresh, empty copy of every read-model table in its own schema. */
 async function freshSchema(name: string): Promise<void> {
-  await t.pool.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
-  await t.pool.query(`CREATE SCHEMA ${name}`);
-  for (const table of TABLES) await t.pool.query(`CREATE TABLE ${name}.${table} (LIKE public.${table} INCLUDING ALL)`);
+  await t.readPool.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
+  await t.readPool.query(`CREATE SCHEMA ${name}`);
+  for (const table of TABLES)
+    await t.readPool.query(`CREATE TABLE ${name}.${table} (LIKE public.${table} INCLUDING ALL)`);
 }
 
 /**
@@ -43,7 +44,7 @@ async function freshSchema(name: string): Promise<void> {
  * projection (as the engine does), and returns order_list_view's changes per batch.
  */
 async function applyBatches(schema: string, batches: StoredEvent[][]): Promise<ReadModelChange[][]> {
-  const client = await t.pool.connect();
+  const client = await t.readPool.connect();
   const sql = pgSql(client);
   const changes: ReadModelChange[][] = [];
   try {
@@ -90,7 +91,9 @@ function randomChunks<T>(xs: T[], max: number): T[][] {
 async function dump(schema: string): Promise<Record<string, string[]>> {
   const tables: Record<string, string[]> = {};
   for (const table of TABLES) {
-    const { rows } = await t.pool.query<{ row: string }>(`SELECT to_jsonb(t)::text AS row FROM ${schema}.${table} t`);
+    const { rows } = await t.readPool.query<{ row: string }>(
+      `SELECT to_jsonb(t)::text AS row FROM ${schema}.${table} t`,
+    );
     tables[table] = rows.map((r) => r.row).sort();
   }
   return tables;
@@ -165,11 +168,11 @@ describe('set-based projection batches', () => {
     expect(await dump('batch_random')).toEqual(reference);
 
     // And each equals its recomputation from the write tables.
-    const client = await t.pool.connect();
+    const client = await t.readPool.connect();
     try {
       await client.query('SET search_path = batch_thousand, public');
       for (const name of PROJECTION_NAMES) {
-        const report = await verifyProjection(pgSql(client), name);
+        const report = await verifyProjection(pgSql(client), name, undefined, pgSql(t.pool));
         expect(report.differences, name).toEqual([]);
         expect(report.rowsChecked).toBeGreaterThan(0);
       }
@@ -193,7 +196,7 @@ describe('set-based projection batches', () => {
     const changes = await applyBatches('batch_again', batches);
     expect(await dump('batch_again')).toEqual(await dump('batch_one'));
     // Applying everything again changes no row; what it tells is every row as it is.
-    const table = await orderListRows(t.pool, 'batch_again');
+    const table = await orderListRows(t.readPool, 'batch_again');
     expect(changes.at(-1)!.map((c) => withoutPreviousStatus(c.row))).toEqual(
       expect.arrayContaining([...table.values()]),
     );
@@ -203,7 +206,7 @@ describe('set-based projection batches', () => {
   it('publish each changed order_list_view row once per batch, as it is after the batch, in position order', async () => {
     await freshSchema('batch_changes');
     const batches = randomChunks(events, 40);
-    const client = await t.pool.connect();
+    const client = await t.readPool.connect();
     const sql = pgSql(client);
     try {
       let before = await orderListRows(client, 'batch_changes');
@@ -243,7 +246,7 @@ describe('set-based projection batches', () => {
     await freshSchema('batch_seven');
     changesBySize.set(7, await applyBatches('batch_seven', chunks(events, 7)));
     // Every run built the same rows (see above).
-    const table = await orderListRows(t.pool, 'batch_one');
+    const table = await orderListRows(t.readPool, 'batch_one');
     for (const [size, changes] of changesBySize) {
       for (const status of [...ORDER_STATUSES, null]) {
         const list = new Map<string, string>();

@@ -31,11 +31,11 @@ const ShapeVerify = graphql(`
 `);
 
 async function shape(t: TestApp) {
-  const { rows: columns } = await t.pool.query<{ nullable: string }>(
+  const { rows: columns } = await t.readPool.query<{ nullable: string }>(
     `SELECT is_nullable AS nullable FROM information_schema.columns
       WHERE table_schema = 'public' AND table_name = 'order_list_view' AND column_name = 'currency'`,
   );
-  const { rows: versions } = await t.pool.query<{ version: number }>(
+  const { rows: versions } = await t.readPool.query<{ version: number }>(
     "SELECT version FROM projection_versions WHERE name = 'order_list_view'",
   );
   return {
@@ -51,7 +51,7 @@ async function shape(t: TestApp) {
 async function givenVersion1Rows(t: TestApp, catalogue: Catalogue, writers: number, commands: number) {
   await runWorkload(t.app, catalogue, { writers, commandsPerWriter: commands });
   await t.startEngine();
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
   await t.app.engine!.stop();
   t.app.engine = undefined;
   await asVersion1(t);
@@ -59,8 +59,8 @@ async function givenVersion1Rows(t: TestApp, catalogue: Catalogue, writers: numb
 
 /** The database as version 1 of order_list_view left it: the same rows, without the column version 2 brought. */
 async function asVersion1(t: TestApp) {
-  await t.pool.query('ALTER TABLE order_list_view DROP COLUMN currency');
-  await t.pool.query("UPDATE projection_versions SET version = 1 WHERE name = 'order_list_view'");
+  await t.readPool.query('ALTER TABLE order_list_view DROP COLUMN currency');
+  await t.readPool.query("UPDATE projection_versions SET version = 1 WHERE name = 'order_list_view'");
 }
 
 describe('the migration for order_list_view version 2', () => {
@@ -77,7 +77,7 @@ describe('the migration for order_list_view version 2', () => {
     const t = await createTestApp();
     try {
       await givenVersion1Rows(t, await givenCatalogue(t.app, 2, 2), 1, 10);
-      await t.pool.query(MIGRATION);
+      await t.readPool.query(MIGRATION);
       expect(await shape(t)).toEqual({ currency: 'absent', version: 1 });
     } finally {
       await t.close();
@@ -85,7 +85,7 @@ describe('the migration for order_list_view version 2', () => {
     const empty = await createTestApp();
     try {
       await asVersion1(empty);
-      await empty.pool.query(MIGRATION);
+      await empty.readPool.query(MIGRATION);
       expect(await shape(empty)).toEqual({ currency: 'NOT NULL', version: 2 });
     } finally {
       await empty.close();
@@ -104,18 +104,18 @@ describe('a rebuild an operator requests while version 1 is live', () => {
       );
       expect(json.errors).toBeUndefined();
       expect(
-        (await t.pool.query("SELECT version FROM projection_rebuilds WHERE name = 'order_list_view'")).rows,
+        (await t.readPool.query("SELECT version FROM projection_rebuilds WHERE name = 'order_list_view'")).rows,
       ).toEqual([{ version: 2 }]);
       await t.startEngine();
       await until(
         'the rebuild to be swapped in',
         async () =>
-          (await t.pool.query("SELECT 1 FROM projection_rebuilds WHERE name = 'order_list_view'")).rowCount === 0,
+          (await t.readPool.query("SELECT 1 FROM projection_rebuilds WHERE name = 'order_list_view'")).rowCount === 0,
         60_000,
       );
-      await caughtUp(t.pool);
+      await caughtUp(t.pools);
       expect(await shape(t)).toEqual({ currency: 'NOT NULL', version: 2 });
-      await expectReadModelsMatchWriteTables(t.pool, ['order_list_view']);
+      await expectReadModelsMatchWriteTables(t.pools, ['order_list_view']);
     } finally {
       await t.close();
     }
@@ -146,7 +146,8 @@ describe.each([
   let t: TestApp;
   let catalogue: Catalogue;
   beforeAll(async () => {
-    t = await createTestApp({ env });
+    // INLINE writes the read model in the command's transaction: one database, whatever the run's layout.
+    t = await createTestApp({ env, ...(_mode === 'INLINE' ? { readDatabaseUrl: null } : {}) });
     catalogue = await givenCatalogue(t.app, 6, 6);
     await givenVersion1Rows(t, catalogue, 4, 60);
   });
@@ -174,13 +175,13 @@ describe.each([
     })();
     // The code's version 2 meets version 1 live: the engine starts the rebuild itself.
     await t.startEngine({ projections: withSlowShadow(), batchSize: 10 });
-    expect((await t.pool.query("SELECT version FROM projection_rebuilds WHERE name = 'order_list_view'")).rows).toEqual(
-      [{ version: 2 }],
-    );
+    expect(
+      (await t.readPool.query("SELECT version FROM projection_rebuilds WHERE name = 'order_list_view'")).rows,
+    ).toEqual([{ version: 2 }]);
     // While the shadow is built, the live version 1 tables take new orders in their own shape.
-    const rowsAtStart = Number((await t.pool.query('SELECT count(*) FROM order_list_view')).rows[0].count);
+    const rowsAtStart = Number((await t.readPool.query('SELECT count(*) FROM order_list_view')).rows[0].count);
     await until('the live version 1 tables to take new rows during the rebuild', async () => {
-      const { rows } = await t.pool.query<{ n: number; rebuilding: boolean; version: number }>(
+      const { rows } = await t.readPool.query<{ n: number; rebuilding: boolean; version: number }>(
         `SELECT (SELECT count(*)::int FROM order_list_view) AS n,
                 EXISTS (SELECT 1 FROM projection_rebuilds WHERE name = 'order_list_view') AS rebuilding,
                 (SELECT version FROM projection_versions WHERE name = 'order_list_view') AS version`,
@@ -192,7 +193,7 @@ describe.each([
     await until(
       'the version 2 shadow to be swapped in',
       async () =>
-        (await t.pool.query("SELECT 1 FROM projection_rebuilds WHERE name = 'order_list_view'")).rowCount === 0,
+        (await t.readPool.query("SELECT 1 FROM projection_rebuilds WHERE name = 'order_list_view'")).rowCount === 0,
       120_000,
     );
     // Reads after the swap (the read side learns the new version within a second).
@@ -209,23 +210,23 @@ describe.each([
     expect(reads.answers.slice(firstNew)).toEqual(reads.answers.slice(firstNew).map(() => 'EUR'));
 
     expect(await shape(t)).toEqual({ currency: 'NOT NULL', version: 2 });
-    const { rows: schemas } = await t.pool.query(
+    const { rows: schemas } = await t.readPool.query(
       "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'rebuild_%' OR nspname LIKE 'retired_%'",
     );
     expect(schemas).toEqual([]);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     // Verification now compares the currency too (version 2's check).
     const verified = await t.gql(ShapeVerify);
     expect(verified.data!.verifyProjection.differences).toEqual([]);
     const orders = Number((await t.pool.query('SELECT count(*) FROM orders')).rows[0].count);
     expect(verified.data!.verifyProjection.rowsChecked).toBeGreaterThanOrEqual(2 * orders);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
   });
 
   it('leaves a read model at a newer version than the code to processes that run it', async () => {
     await t.app.engine!.stop();
     t.app.engine = undefined;
-    const client = await t.pool.connect();
+    const client = await t.readPool.connect();
     try {
       const result = await runBatch(
         client,
@@ -236,6 +237,7 @@ describe.each([
           limit: 10,
           log: pino({ level: 'silent' }),
           startSpan: () => trace.getTracer('test').startSpan('batch'),
+          ...(t.outboxPool ? { outboxPool: t.outboxPool } : {}),
         },
         {},
       );

@@ -37,7 +37,7 @@ describe('projections and outbox status', () => {
     } finally {
       holder.release();
     }
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const after = await t.gql(Status);
     for (const p of after.data!.projections) expect(p).toMatchObject({ lagEvents: 0, lagMs: 0 });
   });

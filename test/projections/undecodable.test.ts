@@ -47,7 +47,7 @@ describe('a stored event that cannot be decoded, under the default park policy',
     const bad = await corruptOrder();
     await runWorkload(t.app, catalogue, { writers: 2, commandsPerWriter: 10 });
 
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const status = (await t.gql(Projections)).data!.projections;
     expect(status).toHaveLength(PROJECTION_NAMES.length);
     for (const p of status) {
@@ -65,8 +65,8 @@ describe('a stored event that cannot be decoded, under the default park policy',
       expect(parked[0]!.error, p.name).toContain('cannot be decoded: its payload is a string, not an object');
       expect(parked[0]!.payload, p.name).toBe(JSON.stringify('not an order'));
     }
-    await expectReadModelsMatchWriteTables(t.pool, PROJECTION_NAMES, { allowParked: true });
-    const report = await readiness(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools, PROJECTION_NAMES, { allowParked: true });
+    const report = await readiness(t.pools);
     expect(report.ready).toBe(true);
     expect(report.checks.parked?.code).toBe('PROJECTION_PARKED');
   });
@@ -97,7 +97,7 @@ describe('a stored event that cannot be decoded, under the stall policy', () => 
       expect(p.lastError, p.name).toContain('cannot be decoded: its payload is a string, not an object');
       expect(p.lagEvents, p.name).toBeGreaterThan(0);
     }
-    const report = await readiness(t.pool);
+    const report = await readiness(t.pools);
     expect(report.ready).toBe(false);
     expect(report.checks.projections?.code).toBe('PROJECTION_STALLED');
 
@@ -107,6 +107,6 @@ describe('a stored event that cannot be decoded, under the stall policy', () => 
       const resumed = await t.gql(ResumeProjection, { input: { name } });
       expect(resumed.data?.resumeProjection).toMatchObject({ __typename: 'ProjectionStatus', state: 'LIVE' });
     }
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
   });
 });

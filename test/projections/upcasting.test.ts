@@ -28,7 +28,7 @@ beforeAll(async () => {
   catalogue = await givenCatalogue(t.app, 4, 4);
   await runWorkload(t.app, catalogue, { writers: 2, commandsPerWriter: 40 });
   await t.startEngine({ pollMs: 100 });
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
 });
 afterAll(async () => t.close());
 
@@ -55,7 +55,7 @@ async function downgradeOutbox(): Promise<number> {
 
 describe('events stored at an older schema version', () => {
   it('replay into the same read models as the current version, and read in the current shape', async () => {
-    const written = await readModelDigests(t.pool);
+    const written = await readModelDigests(t.readPool);
     const { rows: orders } = await t.pool.query<{ id: string }>(
       `SELECT aggregate_id::text AS id FROM outbox WHERE event_type = 'OrderItemAdded' LIMIT 1`,
     );
@@ -70,15 +70,15 @@ describe('events stored at an older schema version', () => {
     await checkEventVersions(pgSql(t.pool));
 
     // Every read model rebuilt from position zero over the version-1 outbox.
-    for (const projection of ALL_PROJECTIONS) await startRebuild(t.pool, projection, 'test');
+    for (const projection of ALL_PROJECTIONS) await startRebuild(t.readPool, projection, 'test', t.outboxPool);
     await t.app.engine!.syncRebuilds();
     await until('every rebuild to be swapped in', async () => {
-      const { rows } = await t.pool.query('SELECT name FROM projection_rebuilds');
+      const { rows } = await t.readPool.query('SELECT name FROM projection_rebuilds');
       return rows.length === 0;
     });
-    await caughtUp(t.pool);
-    expect(await readModelDigests(t.pool)).toEqual(written);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await caughtUp(t.pools);
+    expect(await readModelDigests(t.readPool)).toEqual(written);
+    await expectReadModelsMatchWriteTables(t.pools);
 
     // The audit trail shows the stored version-1 events in the current shape.
     const history = (await t.gql(History, { id: orderId })).data!.orderHistory;
@@ -98,7 +98,7 @@ describe('events stored at an older schema version', () => {
     await expect(checkEventVersions(pgSql(t.pool))).rejects.toThrow(
       "OrderCreated version 9 is newer than this code's version 2 (written by a newer release?) (1 stored events)",
     );
-    const proc = spawnParallax({ DATABASE_URL: t.databaseUrl, ROLE: 'api' });
+    const proc = spawnParallax({ ...t.databaseEnv, ROLE: 'api' });
     const { code } = await proc.exited;
     expect(code).toBe(1);
     expect(proc.output.join('')).toContain(

@@ -152,15 +152,15 @@ describe('resume replay', () => {
         items: [{ productId: catalogue.productIds[0]!, quantity: 1 }],
       });
     }
-    await caughtUp(t.pool);
-    const { rows } = await t.pool.query<{ tx_id: string; seq: string }>(
+    await caughtUp(t.pools);
+    const { rows } = await t.readPool.query<{ tx_id: string; seq: string }>(
       `SELECT tx_id::text AS tx_id, seq::text AS seq FROM projection_checkpoints WHERE name = 'order_list_view'`,
     );
     const after = encodePosition({ txId: BigInt(rows[0]!.tx_id), seq: BigInt(rows[0]!.seq) });
     // One rename moves every row of the customer to the same position.
     await renameCustomer(adminContext(t.app), { customerId, name: 'Renamed Once' });
-    await caughtUp(t.pool);
-    const shared = await t.pool.query<{ n: string }>(
+    await caughtUp(t.pools);
+    const shared = await t.readPool.query<{ n: string }>(
       `SELECT count(DISTINCT (position_tx_id, position_seq))::text AS n FROM order_list_view WHERE customer_id = $1`,
       [customerId],
     );
@@ -185,11 +185,11 @@ describe("a customer's stream", () => {
     await new Promise((r) => setTimeout(r, 300));
     const remembered = listStreamStats().rememberedOrders;
     // A real row as the template of the published ones.
-    const { rows: template } = await t.pool.query<Record<string, unknown>>(
+    const { rows: template } = await t.readPool.query<Record<string, unknown>>(
       `SELECT * FROM order_list_view WHERE customer_id = $1 LIMIT 1`,
       [catalogue.customerIds[2]],
     );
-    const { rows: checkpoint } = await t.pool.query<{ tx_id: string; seq: string }>(
+    const { rows: checkpoint } = await t.readPool.query<{ tx_id: string; seq: string }>(
       `SELECT tx_id::text AS tx_id, seq::text AS seq FROM projection_checkpoints WHERE name = 'order_list_view'`,
     );
     let previous = { txId: BigInt(checkpoint[0]!.tx_id), seq: BigInt(checkpoint[0]!.seq) };

@@ -24,11 +24,11 @@ afterAll(async () => {
 
 describe('several API processes on one Redis', () => {
   it('deliver a mutation sent to instance A to WebSocket and SSE subscribers of instance B', async () => {
-    const env = { DATABASE_URL: t.databaseUrl, REDIS_URL: inject('redisUrl'), LOG_LEVEL: 'info' };
+    const env = { ...t.databaseEnv, REDIS_URL: inject('redisUrl'), LOG_LEVEL: 'info' };
     const [{ port: portA }, { port: portB }] = await Promise.all([
       processes.api(env),
       processes.api(env),
-      processes.projector(t.databaseUrl, { REDIS_URL: inject('redisUrl'), LOG_LEVEL: 'info' }),
+      processes.projector(t.databaseEnv, { REDIS_URL: inject('redisUrl'), LOG_LEVEL: 'info' }),
     ]);
 
     const urlB = `http://127.0.0.1:${portB}/graphql`;

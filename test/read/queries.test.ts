@@ -88,7 +88,7 @@ beforeAll(async () => {
     });
   }
   await t.startEngine();
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
 });
 afterAll(async () => t.close());
 
@@ -110,13 +110,13 @@ describe('orders', () => {
   });
 
   it('issues the same number of SQL statements for first: 20 and first: 100 (no N+1)', async () => {
-    const original = t.pool.query.bind(t.pool);
+    const original = t.readPool.query.bind(t.readPool);
     let statements = 0;
-    t.pool.query = ((...args: Parameters<typeof original>) => {
+    t.readPool.query = ((...args: Parameters<typeof original>) => {
       const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text;
       if (/order_list_view/.test(text)) statements += 1;
       return original(...args);
-    }) as typeof t.pool.query;
+    }) as typeof t.readPool.query;
     const counts: number[] = [];
     try {
       for (const first of [20, 100]) {
@@ -127,7 +127,7 @@ describe('orders', () => {
         counts.push(statements);
       }
     } finally {
-      t.pool.query = original as typeof t.pool.query;
+      t.readPool.query = original as typeof t.readPool.query;
     }
     expect(counts[0]).toBe(counts[1]);
     // The page and its items in one statement.
@@ -135,13 +135,13 @@ describe('orders', () => {
   });
 
   it('reads items with the page (nodes, edges, fragments) as the per-order loader does, and only when asked', async () => {
-    const original = t.pool.query.bind(t.pool);
+    const original = t.readPool.query.bind(t.readPool);
     const statements: string[] = [];
-    t.pool.query = ((...args: Parameters<typeof original>) => {
+    t.readPool.query = ((...args: Parameters<typeof original>) => {
       const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text: string }).text;
       if (/order_list_view/.test(text)) statements.push(text);
       return original(...args);
-    }) as typeof t.pool.query;
+    }) as typeof t.readPool.query;
     const LINE = 'lineNo productId productName sku quantity unitPriceCents';
     type Line = Record<string, unknown>;
     const pages: { id: string; items: Line[] }[][] = [];
@@ -169,7 +169,7 @@ describe('orders', () => {
       expect(statements).toHaveLength(1);
       expect(statements[0]).not.toMatch(/order_list_view_items/);
     } finally {
-      t.pool.query = original as typeof t.pool.query;
+      t.readPool.query = original as typeof t.readPool.query;
     }
     expect(pages[1]).toEqual(pages[0]);
     expect(pages[2]).toEqual(pages[0]);

@@ -25,7 +25,7 @@ beforeAll(async () => {
   t = await createTestApp({ env: { READ_CACHE_MAX_ENTRIES: '100', READ_CACHE_TTL_MS: '60000' } });
   catalogue = await givenCatalogue(t.app, 2, 2);
   await t.startEngine({ pollMs: 100 });
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
 });
 afterAll(async () => t.close());
 
@@ -45,7 +45,7 @@ describe('the read cache', () => {
   it('answers a repeated query from the cache, with the freshness extension, and executes again once a projection moves', async () => {
     const [a] = catalogue.customerIds;
     await order(a!);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const first = await t.gql(Page, {});
     expect(first.extensions?.readCache).toBeUndefined();
     const before = await hits();
@@ -68,7 +68,7 @@ describe('the read cache', () => {
   it("keeps scopes apart: a customer never gets another's answer, support gets masked emails", async () => {
     const [a, b] = catalogue.customerIds as [string, string];
     await order(b);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const tokenA = await t.customerToken(a);
     const tokenB = await t.customerToken(b);
     // The same document and variables for both customers, twice each.

@@ -83,8 +83,8 @@ describe('read-your-writes', () => {
   it('returns a mutation only once the projections in waitFor have applied it (hybrid mode)', async () => {
     for (let i = 0; i < 20; i++) {
       const { order } = await place(i, { waitFor: ['order_list_view', 'order_search'] });
-      const listed = await t.pool.query('SELECT 1 FROM order_list_view WHERE order_id = $1', [order.id]);
-      const searched = await t.pool.query('SELECT 1 FROM order_search WHERE order_id = $1', [order.id]);
+      const listed = await t.readPool.query('SELECT 1 FROM order_list_view WHERE order_id = $1', [order.id]);
+      const searched = await t.readPool.query('SELECT 1 FROM order_search WHERE order_id = $1', [order.id]);
       expect(listed.rowCount).toBe(1);
       expect(searched.rowCount).toBe(1);
     }

@@ -3,8 +3,8 @@
 // costs no request an error, and a lagging one leaves the rotation until it catches up.
 
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { migrate } from '../../src/db/migrate.ts';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { BOTH_SIDES, migrate } from '../../src/db/migrate.ts';
 import { comparePositions, decodePosition } from '../../src/outbox/position.ts';
 import { type OrderListChange, orderListChanges } from '../../src/readModels/orderListView/live.ts';
 import { readiness } from '../../src/server/http.ts';
@@ -28,15 +28,26 @@ let pair: ReplicaPair;
 let t: TestApp;
 let catalogue: Catalogue;
 
+/**
+ * The replicated primary is the read database: the one database of the default layout,
+ * or, in a separate-layout run (TEST_READ_DATABASE=separate), the read database beside
+ * the spec's write database.
+ */
+const separate = inject('readTemplateDatabase') !== null;
+
 beforeAll(async () => {
-  pair = await startReplicaPair({ database: 'parallax_replicas', prepare: async (url) => void (await migrate(url)) });
+  pair = await startReplicaPair({
+    database: 'parallax_replicas',
+    prepare: async (url) => void (await migrate(url, separate ? ['read'] : BOTH_SIDES)),
+  });
   t = await createTestApp({
-    databaseUrl: pair.primaryUrl,
+    ...(separate ? { readDatabaseUrl: pair.primaryUrl } : { databaseUrl: pair.primaryUrl }),
     env: { READ_REPLICA_URLS: pair.replicaUrl, READ_REPLICA_CHECK_MS: '100', READ_REPLICA_MAX_LAG_MS: '5000' },
   });
+  expect(t.readDatabaseUrl !== undefined).toBe(separate);
   catalogue = await givenCatalogue(t.app, 3, 3);
   await t.startEngine({ pollMs: 200 });
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
   await pair.caughtUp();
   await until('the replica to be in rotation', async () => t.app.reads.statuses()[0]!.inRotation);
 }, 180_000);
@@ -112,7 +123,7 @@ describe('queries on a streaming replica', () => {
 
   it('sends queries to the primary with no error while the replica is stopped, and back once it returns', async () => {
     const { order } = await place(0);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     await pair.caughtUp();
     let running = true;
     const answers: { source?: string; errors?: unknown[]; seen: boolean }[] = [];
@@ -133,7 +144,7 @@ describe('queries on a streaming replica', () => {
       await until('reads from the primary', async () => answers.slice(stoppedAt).some((a) => a.source === 'primary'));
       expect(t.app.reads.statuses()[0]).toMatchObject({ inRotation: false });
       // /ready stays ready and warns (the primary serves).
-      const ready = await readiness(t.pool, { replicas: () => t.app.reads.statuses() });
+      const ready = await readiness(t.pools, { replicas: () => t.app.reads.statuses() });
       expect(ready.ready).toBe(true);
       expect(ready.checks.replicas).toMatchObject({
         ok: true,
@@ -148,7 +159,7 @@ describe('queries on a streaming replica', () => {
         async () => answers.slice(restartedAt).some((a) => a.source === 'replica-1'),
         30_000,
       );
-      const back = await readiness(t.pool, { replicas: () => t.app.reads.statuses() });
+      const back = await readiness(t.pools, { replicas: () => t.app.reads.statuses() });
       expect(back.checks.replicas).toEqual({ ok: true, detail: [] });
     } finally {
       running = false;
@@ -190,13 +201,13 @@ describe('queries on a streaming replica', () => {
       const start = await place(0);
       const early = [];
       for (let i = 0; i < 15; i++) early.push((await place(i)).order.id);
-      await caughtUp(t.pool);
+      await caughtUp(t.pools);
       await pair.caughtUp();
       // The replica replays 3 s late from here: the next orders are on the primary only.
       await pair.setApplyDelay(3_000);
       const late = [];
       for (let i = 0; i < 15; i++) late.push((await place(i)).order.id);
-      await caughtUp(t.pool);
+      await caughtUp(t.pools);
       const all = [...early, ...late];
       const seen = (items: OrderListChange[]) => all.every((id) => items.some((c) => c.order.orderId === id));
 
@@ -205,7 +216,7 @@ describe('queries on a streaming replica', () => {
       expect(late.filter((id) => replicaOnly.some((c) => c.order.orderId === id))).toEqual([]);
 
       replicaQueries = 0;
-      const items = await collect([counted, t.pool], start.position, seen);
+      const items = await collect([counted, t.readPool], start.position, seen);
       expect(all.filter((id) => !items.some((c) => c.order.orderId === id))).toEqual([]);
       expect(replicaQueries).toBeGreaterThanOrEqual(2);
       // In position order, no order twice.
@@ -221,7 +232,9 @@ describe('queries on a streaming replica', () => {
 
   it('takes a replica that lags past READ_REPLICA_MAX_LAG_MS out of rotation until it catches up', async () => {
     const lagging = await createTestApp({
-      databaseUrl: pair.primaryUrl,
+      // The same databases as `t`, whose commands it reads.
+      databaseUrl: t.databaseUrl,
+      ...(t.readDatabaseUrl ? { readDatabaseUrl: t.readDatabaseUrl } : {}),
       env: { READ_REPLICA_URLS: pair.replicaUrl, READ_REPLICA_CHECK_MS: '100', READ_REPLICA_MAX_LAG_MS: '500' },
     });
     try {

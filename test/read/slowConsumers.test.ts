@@ -142,12 +142,12 @@ describe('slow consumers', () => {
   it('end only the stalled SSE and WebSocket subscribers, with a resume position that loses nothing', async () => {
     const redis = { REDIS_URL: inject('redisUrl'), LOG_LEVEL: 'info' };
     const [api, projector] = await Promise.all([
-      processes.api({ DATABASE_URL: t.databaseUrl, ...redis, LIVE_QUEUE_MAX_CHANGES: String(QUEUE_MAX_CHANGES) }),
-      processes.projector(t.databaseUrl, redis),
+      processes.api({ ...t.databaseEnv, ...redis, LIVE_QUEUE_MAX_CHANGES: String(QUEUE_MAX_CHANGES) }),
+      processes.projector(t.databaseEnv, redis),
     ]);
     // The orders' creations are applied before anyone subscribes: what the subscribers
     // get is the renames' changes only.
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const base = `http://127.0.0.1:${api.port}`;
     const url = `${base}/graphql`;
     // Everyone in one shared group: same document, same token, no variables.

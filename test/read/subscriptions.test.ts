@@ -51,7 +51,7 @@ describe('orderListChanged', () => {
     const seen = ws.items.find((c) => c.order.id === order.orderId)!;
     expect(seen).toMatchObject({ kind: 'UPSERT', order: { status: 'PENDING' } });
     // Published after commit: a query already sees it.
-    const { rowCount } = await t.pool.query('SELECT 1 FROM order_list_view WHERE order_id = $1', [order.orderId]);
+    const { rowCount } = await t.readPool.query('SELECT 1 FROM order_list_view WHERE order_id = $1', [order.orderId]);
     expect(rowCount).toBe(1);
     ws.stop();
     sse.stop();
@@ -96,7 +96,7 @@ describe('orderListChanged', () => {
 
     const missed: string[] = [];
     for (let i = 0; i < 50; i++) missed.push((await orderFor(i % 4)).orderId);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
 
     const resumed = subscribeWs<Change>(server.url, t.adminToken, ORDER_LIST, { after: last });
     await until('the 50 missed changes', async () => resumed.items.length >= 50);

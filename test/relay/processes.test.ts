@@ -120,7 +120,7 @@ describe('relay processes SIGKILLed mid-batch', () => {
     // lease timeout, not a process start.
     const live = new Map<number, ParallaxProcess>();
     const spawnRelay = async () => {
-      const p = spawnProjector(t.databaseUrl, env);
+      const p = spawnProjector(t.databaseEnv, env);
       spawned.push(p);
       live.set(p.child.pid!, p);
       await waitForOutput(p, 'outbox relay started', 180_000);
@@ -212,8 +212,8 @@ describe('two relays at once', () => {
   it('publish nothing twice, and the survivor takes over within the lease time when the holder is killed', async () => {
     const env = { ...relayEnv(config), PROJECTION_LEASE_MS: String(LEASE_MS), LOG_LEVEL: 'info' };
     const [a, b] = await Promise.all([
-      processes.projector(t.databaseUrl, env, 'outbox relay started'),
-      processes.projector(t.databaseUrl, env, 'outbox relay started'),
+      processes.projector(t.databaseEnv, env, 'outbox relay started'),
+      processes.projector(t.databaseEnv, env, 'outbox relay started'),
     ]);
     let writing = true;
     const writers = runWorkload(t.app, catalogue, { writers: 4, commandsPerWriter: 100_000, stop: () => !writing });

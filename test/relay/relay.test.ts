@@ -109,7 +109,7 @@ describe('outbox relay to NATS JetStream', () => {
     expect(scrape).toContain('parallax_relay_lag_seconds{relay="nats"} 0');
     expect(scrape).toMatch(/parallax_relay_messages_stored_total\{relay="nats"\} [1-9]/);
 
-    const env = { ...process.env, DATABASE_URL: t.databaseUrl, ...relayEnv(config) };
+    const env = { ...process.env, ...t.databaseEnv, ...relayEnv(config) };
     const status = await execFileAsync(process.execPath, ['--import', 'tsx', 'scripts/cli.ts', 'relay', 'status'], {
       env,
     });

@@ -56,7 +56,7 @@ describe('scale-out: 2 API and 2 projector processes on one PostgreSQL and Redis
   it('spreads leases, survives a SIGKILLed and a SIGTERMed projector, and loses nothing', async () => {
     const redis = inject('redisUrl');
     const common = {
-      DATABASE_URL: t.databaseUrl,
+      ...t.databaseEnv,
       REDIS_URL: redis,
       LOG_LEVEL: 'info',
       PROJECTION_LEASE_MS: String(LEASE_MS),
@@ -64,8 +64,8 @@ describe('scale-out: 2 API and 2 projector processes on one PostgreSQL and Redis
     const [{ proc: apiA, port: portA }, { port: portB }, p1, p2] = await Promise.all([
       processes.api(common),
       processes.api(common),
-      processes.projector(t.databaseUrl, common),
-      processes.projector(t.databaseUrl, common),
+      processes.projector(t.databaseEnv, common),
+      processes.projector(t.databaseEnv, common),
     ]);
 
     // With 4 projections and 2 projectors, both own leases (2 each).
@@ -114,7 +114,7 @@ describe('scale-out: 2 API and 2 projector processes on one PostgreSQL and Redis
     expect(takeoverMs).toBeLessThan(LEASE_MS + 1000);
 
     // A third projector joins, takes its share, then is SIGTERMed: immediate handover.
-    const p3 = await processes.projector(t.databaseUrl, common);
+    const p3 = await processes.projector(t.databaseEnv, common);
     await until('the newcomer to take two leases', async () => {
       const now = await leaseOwners();
       return [...now.entries()].some(([owner, names]) => ownerPid(owner) === p3.child.pid && names.length === 2);
@@ -141,8 +141,8 @@ describe('scale-out: 2 API and 2 projector processes on one PostgreSQL and Redis
 
     writing = false;
     await writer;
-    await caughtUp(t.pool);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await caughtUp(t.pools);
+    await expectReadModelsMatchWriteTables(t.pools);
     const outbox = Number((await t.pool.query('SELECT count(*) FROM outbox')).rows[0].count);
     for (const c of await readCheckpoints(pgSql(t.pool))) expect(c.eventsApplied, c.name).toBe(outbox);
 

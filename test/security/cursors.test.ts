@@ -22,7 +22,7 @@ beforeAll(async () => {
   const product = await givenProduct(t);
   customerId = (await givenCustomer(t)).id;
   for (let i = 0; i < 5; i++) await givenOrder(t, customerId, [{ productId: product.id, quantity: 1 + i }]);
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
 });
 afterAll(async () => t.close());
 

@@ -16,7 +16,7 @@ let server: Awaited<ReturnType<typeof listen>>;
 
 beforeAll(async () => {
   t = await createTestApp({ env: { METRICS_TOKEN } });
-  server = await listen(t, t.yoga, { ready: () => readiness(t.pool, { log: t.app.log }) });
+  server = await listen(t, t.yoga, { ready: () => readiness(t.pools, { log: t.app.log }) });
 });
 afterAll(async () => {
   await server?.close();

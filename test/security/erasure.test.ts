@@ -229,7 +229,7 @@ async function rebuildEverything(t: TestApp) {
     },
     120_000,
   );
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
 }
 
 /** The read side no longer finds the customer by any of its names or its email; its orders are all there. */
@@ -303,7 +303,7 @@ describe.each([
     t = await createTestApp({ env });
     await t.startEngine({ batchSize: 7 });
     h = await givenHistory(t);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     shapeBefore = await outboxShape(t);
     analyticsBefore = await analytics(t);
   });
@@ -342,12 +342,12 @@ describe.each([
     const erased = payloadOf(res.data?.eraseCustomer, 'CustomerPayload');
     if (erased.__typename !== 'CustomerPayload') throw new Error('unreachable');
     expect(erased.customer).toMatchObject({ name: null, email: null, erased: true });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
 
     expect(await scanDatabase(t.pool, NEEDLES, LEXEME_PREFIXES)).toEqual([]);
     expectOthersStillThere(await scanDatabase(t.pool, OTHER_NEEDLES, OTHER_NEEDLES));
     await expectAnonymizedOnTheReadSide(t, h);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
   });
 
   it('keeps every outbox row in place: same positions, types, aggregates and versions, plus the erasure', async () => {
@@ -393,7 +393,7 @@ describe.each([
       [h.customerId],
     );
     expect(rows[0]!.n).toBe(0);
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     expect(await scanDatabase(t.pool, [...NEEDLES, 'Zebulon Again'], LEXEME_PREFIXES)).toEqual([]);
   });
 
@@ -402,7 +402,7 @@ describe.each([
     expect(await scanDatabase(t.pool, NEEDLES, LEXEME_PREFIXES)).toEqual([]);
     expectOthersStillThere(await scanDatabase(t.pool, OTHER_NEEDLES, OTHER_NEEDLES));
     await expectAnonymizedOnTheReadSide(t, h);
-    await expectReadModelsMatchWriteTables(t.pool);
+    await expectReadModelsMatchWriteTables(t.pools);
     expect(await analytics(t)).toEqual(analyticsBefore);
   });
 });
@@ -458,7 +458,7 @@ describe('eraseCustomer while a projection is stalled on an error that quotes th
     // The rename it stalled on no longer carries a name: resuming applies it and the erasure.
     const resumed = await t.gql(ErasureResume, { name: 'customer_order_history' });
     expect(resumed.data?.resumeProjection).toMatchObject({ __typename: 'ProjectionStatus', state: 'LIVE' });
-    await caughtUp(t.pool);
+    await caughtUp(t.pools);
     const needles = [NAME, RENAMED, 'philomena', 'gravesend', 'quarrington'];
     expect(await scanDatabase(t.pool, needles, ['philom', 'graves', 'quarr'])).toEqual([]);
   });

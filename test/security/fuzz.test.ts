@@ -45,7 +45,7 @@ beforeAll(async () => {
       positions.push(order.position);
     }
   }
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
   const cursors: string[] = [];
   const read = await t.request(
     {

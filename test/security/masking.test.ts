@@ -30,7 +30,7 @@ beforeAll(async () => {
   customerId = (await createCustomer(ctx, { name: 'Juliette Masked', email: EMAIL })).customerId;
   otherCustomerId = (await createCustomer(ctx, { name: 'Other Person', email: 'other@example.com' })).customerId;
   orderId = (await createOrder(ctx, { customerId, items: [{ productId: product.productId, quantity: 1 }] })).orderId;
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
   tokens.admin = t.adminToken;
   tokens.support = t.supportToken;
   tokens.owner = await t.customerToken(customerId);

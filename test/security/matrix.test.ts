@@ -192,7 +192,7 @@ describe('the authorization matrix', () => {
     let world: World;
     beforeAll(async () => {
       world = await newWorld();
-      await caughtUp(t.pool);
+      await caughtUp(t.pools);
     });
     for (const field of rootFields('Query')) {
       for (const role of ROLES) {
@@ -263,7 +263,7 @@ describe('the authorization matrix', () => {
   describe('subscriptions', () => {
     it('open where allowed and deliver the change; refused ones answer FORBIDDEN and deliver nothing', async () => {
       const world = await newWorld();
-      await caughtUp(t.pool);
+      await caughtUp(t.pools);
       const cases: { name: string; want: 'allowed' | 'forbidden'; received: Received<unknown> }[] = [];
       for (const field of rootFields('Subscription')) {
         for (const role of ROLES) {

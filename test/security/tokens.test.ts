@@ -182,7 +182,7 @@ describe('the secret', () => {
   it('the service refuses to start without it, in production or with its own DATABASE_URL', async () => {
     for (const env of [
       { NODE_ENV: 'production', JWT_SECRET: '' } as Record<string, string>,
-      { NODE_ENV: 'development', JWT_SECRET: '', DATABASE_URL: t.databaseUrl },
+      { NODE_ENV: 'development', JWT_SECRET: '', ...t.databaseEnv },
     ]) {
       const proc = spawnParallax(env);
       const { code } = await proc.exited;

@@ -5,14 +5,16 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
 import pg from 'pg';
 import pino from 'pino';
+import { inject } from 'vitest';
 import { TokenService } from '../../src/auth/jwt.ts';
 import { createMemoryBus } from '../../src/bus/memory.ts';
 import { loadConfig } from '../../src/config.ts';
+import { migrate } from '../../src/db/migrate.ts';
 import { createGraphQLServer } from '../../src/graphql/yoga.ts';
 import { loggerOptions } from '../../src/observability/logger.ts';
 import { PositionWatcher } from '../../src/read/consistency.ts';
 import { createApp, createEngine } from '../../src/runtime.ts';
-import { createSpecDatabase } from './db.ts';
+import { createSpecDatabase, createSpecReadDatabase } from './db.ts';
 import { caughtUp } from './projections.ts';
 import { type Catalogue, givenCatalogue } from './workload.ts';
 
@@ -28,14 +30,30 @@ export interface GraphQLResponse<R> {
 export type TestApp = Awaited<ReturnType<typeof createTestApp>>;
 
 export async function createTestApp(
-  options: { env?: Record<string, string>; poolSize?: number; databaseUrl?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    poolSize?: number;
+    databaseUrl?: string;
+    /** A read database the test brings; null: none even in a separate-layout run. */
+    readDatabaseUrl?: string | null;
+  } = {},
 ) {
   // A database of its own on the shared server, unless the test brings one (its own cluster).
   const databaseUrl = options.databaseUrl ?? (await createSpecDatabase());
+  // And a read database of its own when the run tests the separate layout (TEST_READ_DATABASE).
+  const readDatabaseUrl =
+    options.readDatabaseUrl === null
+      ? undefined
+      : (options.readDatabaseUrl ?? (options.databaseUrl ? undefined : await createSpecReadDatabase()));
+  // One database asked for in a separate-layout run: the write template lacks the read side.
+  if (options.readDatabaseUrl === null && !options.databaseUrl && inject('readTemplateDatabase')) {
+    await migrate(databaseUrl, ['read']);
+  }
   const config = loadConfig({
     NODE_ENV: 'test',
     JWT_SECRET: TEST_JWT_SECRET,
     DATABASE_URL: databaseUrl,
+    ...(readDatabaseUrl ? { READ_DATABASE_URL: readDatabaseUrl } : {}),
     ...options.env,
   });
   const logs: Record<string, unknown>[] = [];
@@ -48,10 +66,13 @@ export async function createTestApp(
   // The production logger options (level, redaction), writing into `logs`.
   const log = pino(loggerOptions({ logLevel: 'info' }, {}), logStream);
   const pool = new pg.Pool({ connectionString: databaseUrl, max: options.poolSize ?? 25 });
+  const readPool = readDatabaseUrl
+    ? new pg.Pool({ connectionString: readDatabaseUrl, max: options.poolSize ?? 25 })
+    : pool;
   const tokens = new TokenService(TEST_JWT_SECRET, config.jwt);
-  const app = createApp({ config, pool, log, tokens, bus: createMemoryBus() });
-  const { prisma } = app;
-  app.watcher = new PositionWatcher(pool, app.bus);
+  const app = createApp({ config, pool, readPool, log, tokens, bus: createMemoryBus() });
+  const { prisma, pools } = app;
+  app.watcher = new PositionWatcher(pools, app.bus);
   await app.watcher.start();
   await app.reads.start();
   const yoga = createGraphQLServer(app);
@@ -88,7 +109,20 @@ export async function createTestApp(
   return {
     app,
     yoga,
+    /** The write database (commands, the outbox). */
     pool,
+    /** The read database: read models, checkpoints, parked events (the same pool as `pool` in one database). */
+    readPool,
+    pools,
+    /** Set when the read models live in a database of their own. */
+    readDatabaseUrl,
+    /** The environment that points a spawned process at this app's databases. */
+    databaseEnv: {
+      DATABASE_URL: databaseUrl,
+      ...(readDatabaseUrl ? { READ_DATABASE_URL: readDatabaseUrl } : {}),
+    } as Record<string, string>,
+    /** The write database when the read models live apart (the engine's outbox pool), else undefined. */
+    outboxPool: readPool !== pool ? pool : undefined,
     prisma,
     logs,
     databaseUrl,
@@ -109,6 +143,7 @@ export async function createTestApp(
       await app.reads.stop();
       await prisma.$disconnect();
       await pool.end();
+      if (readPool !== pool) await readPool.end();
     },
   };
 }
@@ -121,6 +156,6 @@ export async function createCaughtUpTestApp(
   const t = await createTestApp();
   const given = await givenCatalogue(t.app, catalogue.products, catalogue.customers);
   await t.startEngine(engine);
-  await caughtUp(t.pool);
+  await caughtUp(t.pools);
   return { t, catalogue: given };
 }

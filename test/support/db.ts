@@ -4,8 +4,20 @@ import { expect, inject } from 'vitest';
 
 /** A fresh, migrated database for one spec file, cloned from the run's template. */
 export async function createSpecDatabase(): Promise<string> {
-  const server = inject('databaseServerUrl');
-  const template = inject('templateDatabase');
+  return cloneTemplate(inject('databaseServerUrl'), inject('templateDatabase'));
+}
+
+/**
+ * A fresh read database for one spec file when the run tests the separate layout
+ * (TEST_READ_DATABASE=separate), else undefined: the read models are in the write database.
+ */
+export async function createSpecReadDatabase(): Promise<string | undefined> {
+  const server = inject('readDatabaseServerUrl');
+  const template = inject('readTemplateDatabase');
+  return server && template ? cloneTemplate(server, template) : undefined;
+}
+
+async function cloneTemplate(server: string, template: string): Promise<string> {
   const name = `${template.replace('parallax_tpl_', 'parallax_t_')}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: server });
   await admin.connect();

@@ -29,8 +29,13 @@ export function spawnParallax(env: Record<string, string>): ParallaxProcess {
   return { child, output, exited };
 }
 
-export function spawnProjector(databaseUrl: string, env: Record<string, string> = {}): ParallaxProcess {
-  return spawnParallax({ ROLE: 'projector', DATABASE_URL: databaseUrl, PROJECTION_POLL_MS: '200', ...env });
+/** `database`: a DATABASE_URL, or the environment naming the databases (a test app's `databaseEnv`). */
+export function spawnProjector(
+  database: string | Record<string, string>,
+  env: Record<string, string> = {},
+): ParallaxProcess {
+  const databases = typeof database === 'string' ? { DATABASE_URL: database } : database;
+  return spawnParallax({ ROLE: 'projector', ...databases, PROJECTION_POLL_MS: '200', ...env });
 }
 
 export async function waitForOutput(proc: ParallaxProcess, text: string, timeoutMs = 60_000): Promise<void> {
@@ -67,11 +72,11 @@ export class SpawnedProcesses {
 
   /** A projector process, once it has logged `started` (env needs LOG_LEVEL info). */
   async projector(
-    databaseUrl: string,
+    database: string | Record<string, string>,
     env: Record<string, string>,
     started = 'projection engine started',
   ): Promise<ParallaxProcess> {
-    const proc = this.track(spawnProjector(databaseUrl, env));
+    const proc = this.track(spawnProjector(database, env));
     await waitForOutput(proc, started);
     return proc;
   }

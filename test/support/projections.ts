@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { expect } from 'vitest';
+import { type Pools, poolsOf } from '../../src/db/pools.ts';
 import { pgSql } from '../../src/db/sql.ts';
 import type { StoredEvent } from '../../src/outbox/append.ts';
 import { comparePositions, ZERO_POSITION } from '../../src/outbox/position.ts';
@@ -23,14 +24,14 @@ export async function until<T>(
   }
 }
 
-/** Waits until every named projection's checkpoint is at the outbox head. */
-export async function caughtUp(pool: pg.Pool, names: readonly string[] = PROJECTION_NAMES, timeoutMs = 60_000) {
-  const sql = pgSql(pool);
+/** Waits until every named projection's checkpoint (read database) is at the outbox head (write database). */
+export async function caughtUp(pool: Pools | pg.Pool, names: readonly string[] = PROJECTION_NAMES, timeoutMs = 60_000) {
+  const { write, read } = poolsOf(pool);
   await until(
     'projections to catch up',
     async () => {
-      const head = (await headPosition(sql)) ?? ZERO_POSITION;
-      const checkpoints = await readCheckpoints(sql);
+      const head = (await headPosition(pgSql(write))) ?? ZERO_POSITION;
+      const checkpoints = await readCheckpoints(pgSql(read));
       return names.every((n) => {
         const c = checkpoints.find((cp) => cp.name === n);
         return c && comparePositions(c.position, head) >= 0;
@@ -42,12 +43,13 @@ export async function caughtUp(pool: pg.Pool, names: readonly string[] = PROJECT
 
 /** Every read model equals its recomputation from the write tables. */
 export async function expectReadModelsMatchWriteTables(
-  pool: pg.Pool,
+  pool: Pools | pg.Pool,
   names: readonly ProjectionName[] = PROJECTION_NAMES,
   options: { allowParked?: boolean } = {},
 ) {
+  const { write, read } = poolsOf(pool);
   for (const name of names) {
-    const report = await verifyProjection(pgSql(pool), name);
+    const report = await verifyProjection(pgSql(read), name, undefined, pgSql(write));
     expect(report.differences, `${name} differs from the write tables`).toEqual([]);
     if (!options.allowParked) expect(report.parked, `${name} has parked events`).toEqual([]);
     expect(report.rowsChecked, `${name} checked no rows`).toBeGreaterThan(0);

@@ -10,7 +10,7 @@ import { attachWebSocket } from '../../src/server/ws.ts';
 import type { TestApp } from './app.ts';
 
 export interface ListenOptions {
-  /** What /ready answers (default: always ready; pass `() => readiness(t.pool, …)` for the real check). */
+  /** What /ready answers (default: always ready; pass `() => readiness(t.pools, …)` for the real check). */
   ready?: () => Promise<ReadyCheck>;
   readyTimeoutMs?: number;
 }
