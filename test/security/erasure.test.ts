@@ -221,8 +221,8 @@ async function rebuildEverything(t: TestApp) {
   await until(
     'every rebuild to be swapped in and its schemas dropped',
     async () => {
-      const { rowCount } = await t.pool.query('SELECT 1 FROM projection_rebuilds');
-      const { rows } = await t.pool.query(
+      const { rowCount } = await t.readPool.query('SELECT 1 FROM projection_rebuilds');
+      const { rows } = await t.readPool.query(
         "SELECT 1 FROM pg_namespace WHERE nspname LIKE 'rebuild\\_%' OR nspname LIKE 'retired\\_%'",
       );
       return rowCount === 0 && rows.length === 0;
@@ -300,7 +300,8 @@ describe.each([
   let analyticsBefore: unknown;
 
   beforeAll(async () => {
-    t = await createTestApp({ env });
+    // INLINE writes the read models in the command's transaction: one database, whatever the run's layout.
+    t = await createTestApp({ env, ...(env.PROJECTION_MODES ? { readDatabaseUrl: null } : {}) });
     await t.startEngine({ batchSize: 7 });
     h = await givenHistory(t);
     await caughtUp(t.pools);
@@ -310,9 +311,9 @@ describe.each([
   afterAll(async () => t.close());
 
   it('finds the names and email all over the database before the erasure (the scan is not vacuous)', async () => {
-    const tables = await listTables(t.pool);
+    const tables = await listTables(t.pools);
     expect(tables).toEqual(expect.arrayContaining(['public.outbox', 'public.customers', 'public.idempotency_records']));
-    const hits = await scanDatabase(t.pool, NEEDLES, LEXEME_PREFIXES);
+    const hits = await scanDatabase(t.pools, NEEDLES, LEXEME_PREFIXES);
     const found = tablesOf(hits);
     for (const table of [
       'public.customers',
@@ -344,8 +345,8 @@ describe.each([
     expect(erased.customer).toMatchObject({ name: null, email: null, erased: true });
     await caughtUp(t.pools);
 
-    expect(await scanDatabase(t.pool, NEEDLES, LEXEME_PREFIXES)).toEqual([]);
-    expectOthersStillThere(await scanDatabase(t.pool, OTHER_NEEDLES, OTHER_NEEDLES));
+    expect(await scanDatabase(t.pools, NEEDLES, LEXEME_PREFIXES)).toEqual([]);
+    expectOthersStillThere(await scanDatabase(t.pools, OTHER_NEEDLES, OTHER_NEEDLES));
     await expectAnonymizedOnTheReadSide(t, h);
     await expectReadModelsMatchWriteTables(t.pools);
   });
@@ -394,13 +395,13 @@ describe.each([
     );
     expect(rows[0]!.n).toBe(0);
     await caughtUp(t.pools);
-    expect(await scanDatabase(t.pool, [...NEEDLES, 'Zebulon Again'], LEXEME_PREFIXES)).toEqual([]);
+    expect(await scanDatabase(t.pools, [...NEEDLES, 'Zebulon Again'], LEXEME_PREFIXES)).toEqual([]);
   });
 
   it('stays erased after every read model is rebuilt from the outbox', async () => {
     await rebuildEverything(t);
-    expect(await scanDatabase(t.pool, NEEDLES, LEXEME_PREFIXES)).toEqual([]);
-    expectOthersStillThere(await scanDatabase(t.pool, OTHER_NEEDLES, OTHER_NEEDLES));
+    expect(await scanDatabase(t.pools, NEEDLES, LEXEME_PREFIXES)).toEqual([]);
+    expectOthersStillThere(await scanDatabase(t.pools, OTHER_NEEDLES, OTHER_NEEDLES));
     await expectAnonymizedOnTheReadSide(t, h);
     await expectReadModelsMatchWriteTables(t.pools);
     expect(await analytics(t)).toEqual(analyticsBefore);
@@ -460,7 +461,7 @@ describe('eraseCustomer while a projection is stalled on an error that quotes th
     expect(resumed.data?.resumeProjection).toMatchObject({ __typename: 'ProjectionStatus', state: 'LIVE' });
     await caughtUp(t.pools);
     const needles = [NAME, RENAMED, 'philomena', 'gravesend', 'quarrington'];
-    expect(await scanDatabase(t.pool, needles, ['philom', 'graves', 'quarr'])).toEqual([]);
+    expect(await scanDatabase(t.pools, needles, ['philom', 'graves', 'quarr'])).toEqual([]);
   });
 
   it('changes nothing when the erasure fails inside its transaction', async () => {

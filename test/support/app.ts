@@ -69,6 +69,11 @@ export async function createTestApp(
   const readPool = readDatabaseUrl
     ? new pg.Pool({ connectionString: readDatabaseUrl, max: options.poolSize ?? 25 })
     : pool;
+  // As main.ts does: a connection the server ends (a restart) must not end the test process.
+  for (const p of new Set([pool, readPool])) {
+    p.on('error', () => {});
+    p.on('connect', (client) => client.on('error', () => {}));
+  }
   const tokens = new TokenService(TEST_JWT_SECRET, config.jwt);
   const app = createApp({ config, pool, readPool, log, tokens, bus: createMemoryBus() });
   const { prisma, pools } = app;

@@ -1,8 +1,16 @@
 // A search of the whole database for some text: every table of every non-system
 // schema, discovered from pg_catalog (new tables and rebuild shadows are covered without
 // listing them), each whole row cast to text and compared case-insensitively, plus the
-// lexemes of every tsvector column by prefix.
+// lexemes of every tsvector column by prefix. With a separate read database, both
+// databases are searched (their tables have distinct names).
 import type pg from 'pg';
+import { type Pools, poolsOf } from '../../src/db/pools.ts';
+
+/** The distinct databases of `pools`: one, or the write and the read database. */
+function databasesOf(pools: Pools | pg.Pool): pg.Pool[] {
+  const { write, read } = poolsOf(pools);
+  return write === read ? [write] : [write, read];
+}
 
 export interface Hit {
   /** schema.table, or schema.table.column (lexemes) for a tsvector match. */
@@ -23,7 +31,12 @@ async function tolerateDropped<T>(read: () => Promise<T[]>): Promise<T[]> {
   }
 }
 
-export async function listTables(pool: pg.Pool): Promise<string[]> {
+export async function listTables(pools: Pools | pg.Pool): Promise<string[]> {
+  const lists = await Promise.all(databasesOf(pools).map(listTablesOf));
+  return lists.flat();
+}
+
+async function listTablesOf(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -37,10 +50,20 @@ export async function listTables(pool: pg.Pool): Promise<string[]> {
  * Every (table, needle) with at least one row whose text contains the needle, and every
  * tsvector column with a lexeme starting with one of `lexemePrefixes`.
  */
-export async function scanDatabase(pool: pg.Pool, needles: string[], lexemePrefixes: string[] = []): Promise<Hit[]> {
+export async function scanDatabase(
+  pools: Pools | pg.Pool,
+  needles: string[],
+  lexemePrefixes: string[] = [],
+): Promise<Hit[]> {
+  const hits: Hit[] = [];
+  for (const pool of databasesOf(pools)) hits.push(...(await scanOne(pool, needles, lexemePrefixes)));
+  return hits;
+}
+
+async function scanOne(pool: pg.Pool, needles: string[], lexemePrefixes: string[]): Promise<Hit[]> {
   const lowered = [...new Set(needles.map((n) => n.toLowerCase()))];
   const hits: Hit[] = [];
-  for (const table of await listTables(pool)) {
+  for (const table of await listTablesOf(pool)) {
     const [schema, name] = table.split('.') as [string, string];
     const rows = await tolerateDropped(
       async () =>
