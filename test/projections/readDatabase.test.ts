@@ -13,6 +13,7 @@ import { MIGRATION_SIDES, migrate, migrateDatabases } from '../../src/db/migrate
 import { PROJECTION_NAMES } from '../../src/projections/projection.ts';
 import { readiness } from '../../src/server/http.ts';
 import { createTestApp, type TestApp } from '../support/app.ts';
+import { spawnParallax } from '../support/processes.ts';
 import { caughtUp, expectReadModelsMatchWriteTables } from '../support/projections.ts';
 import { type Catalogue, givenCatalogue, runWorkload } from '../support/workload.ts';
 
@@ -153,4 +154,15 @@ describe('restarting the read database while commands flow', () => {
     );
     expect(after.json.errors).toBeUndefined();
   }, 180_000);
+
+  it('is refused at start-up with an INLINE projection, naming it, before anything is touched', async () => {
+    const proc = spawnParallax({
+      ...t.databaseEnv,
+      PROJECTION_MODES: 'order_list_view=INLINE,order_search=ASYNC',
+    });
+    expect((await proc.exited).code).toBe(1);
+    expect(proc.output.join('')).toContain(
+      "configuration error: PROJECTION_MODES makes order_list_view INLINE, which writes the read model in the command's transaction",
+    );
+  });
 });
