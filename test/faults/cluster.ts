@@ -1,6 +1,8 @@
-// The fault suite's own world: a throwaway embedded PostgreSQL and a throwaway
-// redis-server, both restartable on their ports (the run's shared servers are never
-// touched), and Parallax API and projector processes started as users start them.
+// The fault suite's own world: a throwaway embedded PostgreSQL (two with `readDatabase`:
+// the write model and outbox in one, the read models and projection bookkeeping in the
+// other, as READ_DATABASE_URL puts them) and a throwaway redis-server, all restartable
+// on their ports (the run's shared servers are never touched), and Parallax API and
+// projector processes started as users start them.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,6 +11,7 @@ import pg from 'pg';
 import { TokenService } from '../../src/auth/jwt.ts';
 import { type EmbeddedDatabase, freePort, startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import type { Pools } from '../../src/db/pools.ts';
 import { TEST_JWT_SECRET } from '../support/app.ts';
 import { PrivateNatsServer, relayEnv, uniqueRelayConfig } from '../support/nats.ts';
 import { canConnect } from '../support/net.ts';
@@ -29,8 +32,16 @@ export interface ApiProcess extends ParallaxProcess {
 }
 
 export class FaultCluster {
+  /** The write database (write model, outbox, relay checkpoints); the only one without `readDatabase`. */
   pool!: pg.Pool;
   databaseUrl!: string;
+  /**
+   * The read database (read models, checkpoints, leases, parked events): its own
+   * PostgreSQL with `readDatabase`, else the very same pool as `pool`.
+   */
+  readPool!: pg.Pool;
+  /** READ_DATABASE_URL of every process; undefined with one database. */
+  readDatabaseUrl: string | undefined;
   redisUrl!: string;
   adminToken!: string;
   /** Signs tokens the processes accept (each load client is its own subject, as real clients are). */
@@ -40,6 +51,7 @@ export class FaultCluster {
   private readonly all: ParallaxProcess[] = [];
   private dir!: string;
   private postgres: EmbeddedDatabase | undefined;
+  private readPostgres: EmbeddedDatabase | undefined;
   private redis: ChildProcess | undefined;
   private redisPort!: number;
   /**
@@ -51,21 +63,37 @@ export class FaultCluster {
   /** Given to every process (API and projector), after the cluster's own settings. */
   private extraEnv: Record<string, string> = {};
 
+  /** Both databases' pools, as the helpers that read one side or the other take them. */
+  get pools(): Pools {
+    return { write: this.pool, read: this.readPool };
+  }
+
   /**
    * `env`: extra environment for every process (e.g. PROJECTION_MODES). `relay`: start
    * the private nats-server and have every projector run the outbox relay to it.
+   * `readDatabase`: a second PostgreSQL for the read side, given to every process as
+   * READ_DATABASE_URL.
    */
   async start(options: {
     apis: number;
     projectors: number;
     env?: Record<string, string>;
     relay: boolean;
+    readDatabase?: boolean;
   }): Promise<void> {
     this.extraEnv = options.env ?? {};
     this.dir = await mkdtemp(join(tmpdir(), 'parallax-faults-'));
     await this.startPostgres();
     this.databaseUrl = this.postgres!.url;
-    await migrate(this.databaseUrl);
+    if (options.readDatabase) {
+      // Each side's migrations in its own database, as migrateDatabases does at startup.
+      await this.startReadPostgres();
+      this.readDatabaseUrl = this.readPostgres!.url;
+      await migrate(this.databaseUrl, ['write']);
+      await migrate(this.readDatabaseUrl, ['read']);
+    } else {
+      await migrate(this.databaseUrl);
+    }
     this.redisPort = await freePort();
     this.redisUrl = `redis://127.0.0.1:${this.redisPort}`;
     await this.startRedis();
@@ -76,6 +104,12 @@ export class FaultCluster {
     // Short connection timeout: the suite's own checks must not hang while PostgreSQL is down.
     this.pool = new pg.Pool({ connectionString: this.databaseUrl, max: 6, connectionTimeoutMillis: 2_000 });
     this.pool.on('error', () => {});
+    if (this.readDatabaseUrl) {
+      this.readPool = new pg.Pool({ connectionString: this.readDatabaseUrl, max: 6, connectionTimeoutMillis: 2_000 });
+      this.readPool.on('error', () => {});
+    } else {
+      this.readPool = this.pool;
+    }
     this.tokens = new TokenService(TEST_JWT_SECRET);
     this.adminToken = await this.tokens.sign({ sub: 'fault-suite', role: 'admin' });
     await Promise.all([
@@ -88,6 +122,9 @@ export class FaultCluster {
     return {
       ROLE: role,
       DATABASE_URL: this.databaseUrl,
+      // Cleared with one database: one inherited from the test run's environment would
+      // move the read models somewhere the suite's checks do not look.
+      READ_DATABASE_URL: this.readDatabaseUrl ?? '',
       REDIS_URL: this.redisUrl,
       LOG_LEVEL: role === 'api' ? 'info' : 'warn',
       PROJECTION_LEASE_MS: String(LEASE_MS),
@@ -165,6 +202,27 @@ export class FaultCluster {
     await this.startPostgres();
   }
 
+  /** The read database: a cluster of its own under the suite's directory. */
+  private async startReadPostgres(): Promise<void> {
+    this.readPostgres = await startEmbeddedPostgres({
+      dir: join(this.dir, 'read'),
+      persistent: true,
+      database: 'parallax_read',
+    });
+  }
+
+  /** Stops the read database (fast shutdown, as `stopPostgres`); the write database stays up. */
+  async stopReadPostgres(): Promise<void> {
+    if (!this.readDatabaseUrl) throw new Error('no separate read database (start with readDatabase)');
+    await this.readPostgres?.stop();
+    this.readPostgres = undefined;
+  }
+
+  /** Starts the read database again on the same port and data directory. */
+  async restartReadPostgres(): Promise<void> {
+    await this.startReadPostgres();
+  }
+
   private async startRedis(): Promise<void> {
     const child = spawn(
       'redis-server',
@@ -208,9 +266,11 @@ export class FaultCluster {
     for (const p of this.all) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
     await Promise.all(this.all.map((p) => p.exited));
     await this.pool?.end().catch(() => {});
+    if (this.readPool && this.readPool !== this.pool) await this.readPool.end().catch(() => {});
     await this.stopRedis();
     await this.nats?.close();
     await this.postgres?.stop().catch(() => {});
+    await this.readPostgres?.stop().catch(() => {});
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
 }
