@@ -20,6 +20,7 @@ faultSuite({
   faults: {
     projectorKill: 20,
     postgresRestart: 3,
+    readPostgresRestart: 0,
     redisRestart: 3,
     apiKill: 3,
     longTransaction: 2,

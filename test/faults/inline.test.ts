@@ -17,6 +17,7 @@ faultSuite({
   faults: {
     projectorKill: 6,
     postgresRestart: 1,
+    readPostgresRestart: 0,
     redisRestart: 1,
     apiKill: 2,
     longTransaction: 1,

@@ -1,14 +1,16 @@
 // The fault suite, as a function each configuration's spec file calls (faults.test.ts:
 // every projection ASYNC, with the outbox relay; inline.test.ts: two projections
-// INLINE). Two API and two projector processes on a throwaway PostgreSQL and Redis (and
-// nats-server when the relay runs); twelve clients write continuously, keeping a ledger
-// of every command; four subscribers (SSE and WebSocket) follow orderListChanged and
-// resume from their last position whenever their stream breaks. Faults, one kind per
-// phase, as many times as the configuration says (a kind given 0 times has no phase):
-// projector SIGKILL, PostgreSQL restart, Redis restart, API SIGKILL with open
-// subscriptions, a long-open transaction holding the outbox horizon, NATS restart and
-// SIGKILL of the projector running the outbox relay (after those two the stream holds
-// every outbox event exactly once).
+// INLINE; readDatabase.test.ts: the read models in a PostgreSQL of their own). Two API
+// and two projector processes on a throwaway PostgreSQL (two with a separate read
+// database) and Redis (and nats-server when the relay runs); twelve clients write
+// continuously, keeping a ledger of every command; four subscribers (SSE and WebSocket)
+// follow orderListChanged and resume from their last position whenever their stream
+// breaks. Faults, one kind per phase, as many times as the configuration says (a kind
+// given 0 times has no phase): projector SIGKILL, PostgreSQL restart (the write
+// database), read PostgreSQL restart (a separate read database only), Redis restart,
+// API SIGKILL with open subscriptions, a long-open transaction holding the outbox
+// horizon, NATS restart and SIGKILL of the projector running the outbox relay (after
+// those two the stream holds every outbox event exactly once).
 // After each phase the clients hold, the projections catch up, and the checker
 // compares the ledger, the write tables, the outbox, every read model and every
 // subscriber. Recovery times come from a probe command after each fault: acknowledged,
@@ -33,6 +35,7 @@ import { ResumingSubscriber } from './subscribers.ts';
 export type Fault =
   | 'projectorKill'
   | 'postgresRestart'
+  | 'readPostgresRestart'
   | 'redisRestart'
   | 'apiKill'
   | 'longTransaction'
@@ -48,6 +51,11 @@ export interface FaultSuiteOptions {
   faults: Record<Fault, number>;
   /** Whether the projectors run the outbox relay to the suite's own nats-server (needed by the NATS faults). */
   relay: boolean;
+  /**
+   * The read models, checkpoints and projection bookkeeping in a second PostgreSQL
+   * (READ_DATABASE_URL), restartable on its own (needed by the read PostgreSQL restarts).
+   */
+  readDatabase?: boolean;
   /** The figures' file name in test/.artifacts. */
   artifact: string;
 }
@@ -59,6 +67,9 @@ export function faultSuite(options: FaultSuiteOptions): void {
   if (!options.relay && (counts.natsRestart > 0 || counts.relayKill > 0)) {
     throw new Error('NATS restarts and relay kills need the relay');
   }
+  if (!options.readDatabase && counts.readPostgresRestart > 0) {
+    throw new Error('read PostgreSQL restarts need a separate read database');
+  }
   const expectedFaults = Object.values(counts).reduce((a, b) => a + b, 0);
 
   const cluster = new FaultCluster();
@@ -68,6 +79,7 @@ export function faultSuite(options: FaultSuiteOptions): void {
   const recovery: Record<Fault, number[]> = {
     projectorKill: [],
     postgresRestart: [],
+    readPostgresRestart: [],
     redisRestart: [],
     apiKill: [],
     longTransaction: [],
@@ -121,7 +133,7 @@ export function faultSuite(options: FaultSuiteOptions): void {
 
   async function projectionsPassed(position: string): Promise<boolean> {
     const target = decodePosition(position);
-    const checkpoints = await readCheckpoints(pgSql(cluster.pool)).catch(() => []);
+    const checkpoints = await readCheckpoints(pgSql(cluster.readPool)).catch(() => []);
     return PROJECTION_NAMES.every((name) => {
       const c = checkpoints.find((cp) => cp.name === name);
       return c !== undefined && comparePositions(c.position, target) >= 0;
@@ -176,13 +188,13 @@ export function faultSuite(options: FaultSuiteOptions): void {
     expect(cluster.crashes(), `${phase}: processes that died by themselves`).toEqual([]);
     await driver.pause();
     try {
-      await caughtUp(cluster.pool, PROJECTION_NAMES, 90_000);
-      let report = await check(cluster.pool, driver.ledger, subscribers, subscribedFrom);
+      await caughtUp(cluster.pools, PROJECTION_NAMES, 90_000);
+      let report = await check(cluster.pools, driver.ledger, subscribers, subscribedFrom);
       // Subscribers receive the last changes a few milliseconds after the checkpoints move.
       const deadline = Date.now() + 15_000;
       while (report.problems.length && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 250));
-        report = await check(cluster.pool, driver.ledger, subscribers, subscribedFrom);
+        report = await check(cluster.pools, driver.ledger, subscribers, subscribedFrom);
       }
       checks.push({ phase, report });
       expect(report.problems.slice(0, 10), phase).toEqual([]);
@@ -222,6 +234,7 @@ export function faultSuite(options: FaultSuiteOptions): void {
       apis: 2,
       projectors: 2,
       relay: options.relay,
+      readDatabase: options.readDatabase ?? false,
       ...(options.env ? { env: options.env } : {}),
     });
     // The configuration is in effect: every API process reports the modes it was given.
@@ -307,6 +320,50 @@ export function faultSuite(options: FaultSuiteOptions): void {
           }
         }
         await checkPhase('PostgreSQL restarts');
+      },
+    );
+
+    phase(
+      counts.readPostgresRestart,
+      `read PostgreSQL restart ×${counts.readPostgresRestart}: commands unaffected, queries UNAVAILABLE and /ready 503 while down, the projectors catch up`,
+      async () => {
+        for (let i = 0; i < counts.readPostgresRestart; i++) {
+          const stoppedAt = Date.now();
+          await cluster.stopReadPostgres();
+          try {
+            // Commands touch only the write database: they go on being acknowledged.
+            await until(
+              'commands to be acknowledged while the read database is down',
+              async () => ackedBetween(stoppedAt, Date.now()) > 20,
+            );
+            // Queries read the read models: they fail with the retryable code; /ready says so.
+            const query = await gql('{ orders(first: 1) { nodes { id } } }');
+            expect(query.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
+            for (const api of cluster.liveApis()) {
+              await until('/ready to answer 503', async () => (await cluster.ready(api)) === 503);
+            }
+            await sleep(500);
+          } finally {
+            await cluster.restartReadPostgres();
+          }
+          const restartedAt = Date.now();
+          const acknowledged = ackedBetween(stoppedAt, restartedAt);
+          expect(acknowledged).toBeGreaterThan(20);
+          console.log(
+            `readPostgresRestart #${i + 1}: ${acknowledged} commands acknowledged while the read database was down`,
+          );
+          await recovered('readPostgresRestart', restartedAt);
+          for (const api of cluster.liveApis()) {
+            await until('/ready to answer 200 again', async () => (await cluster.ready(api)) === 200, 60_000);
+          }
+          // No command failed for the outage: from the stop to the recovery every one was
+          // acknowledged or rejected by the domain (never UNAVAILABLE, lost or unexpected).
+          expect(
+            driver.ledger.filter((e) => e.at >= stoppedAt && e.outcome !== 'acked' && e.outcome !== 'rejected'),
+            'commands that failed while the read database was down or coming back',
+          ).toEqual([]);
+        }
+        await checkPhase('read PostgreSQL restarts');
       },
     );
 
@@ -455,12 +512,12 @@ export function faultSuite(options: FaultSuiteOptions): void {
 
     it('final ledger: every acknowledged command everywhere exactly once, figures written', async () => {
       await driver.stop();
-      await caughtUp(cluster.pool, PROJECTION_NAMES, 90_000);
-      let report = await check(cluster.pool, driver.ledger, subscribers, subscribedFrom);
+      await caughtUp(cluster.pools, PROJECTION_NAMES, 90_000);
+      let report = await check(cluster.pools, driver.ledger, subscribers, subscribedFrom);
       const deadline = Date.now() + 15_000;
       while (report.problems.length && Date.now() < deadline) {
         await sleep(250);
-        report = await check(cluster.pool, driver.ledger, subscribers, subscribedFrom);
+        report = await check(cluster.pools, driver.ledger, subscribers, subscribedFrom);
       }
       checks.push({ phase: 'final', report });
       expect(report.problems.slice(0, 10)).toEqual([]);
@@ -477,6 +534,7 @@ export function faultSuite(options: FaultSuiteOptions): void {
         env: options.env ?? {},
         modes: configuredModes(),
         relay: options.relay,
+        readDatabase: options.readDatabase ?? false,
         clients: CLIENTS,
         commandsSent: driver.ledger.length,
         commandsAcknowledged: report.acknowledged,
