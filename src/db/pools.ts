@@ -19,6 +19,11 @@ export function separate(pools: Pools): boolean {
   return pools.write !== pools.read;
 }
 
+/** The write database when the read models live apart (where outbox reads go, see outboxSql), else undefined. */
+export function outboxPoolOf(pools: Pools): pg.Pool | undefined {
+  return separate(pools) ? pools.write : undefined;
+}
+
 /**
  * Where the engine reads the outbox from inside a read-database transaction `sql`: that
  * transaction itself with one database (as always), else the write database. Rows below

@@ -10,6 +10,7 @@ import { TokenService } from '../../src/auth/jwt.ts';
 import { createMemoryBus } from '../../src/bus/memory.ts';
 import { loadConfig } from '../../src/config.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { outboxPoolOf } from '../../src/db/pools.ts';
 import { createGraphQLServer } from '../../src/graphql/yoga.ts';
 import { loggerOptions } from '../../src/observability/logger.ts';
 import { PositionWatcher } from '../../src/read/consistency.ts';
@@ -127,7 +128,7 @@ export async function createTestApp(
       ...(readDatabaseUrl ? { READ_DATABASE_URL: readDatabaseUrl } : {}),
     } as Record<string, string>,
     /** The write database when the read models live apart (the engine's outbox pool), else undefined. */
-    outboxPool: readPool !== pool ? pool : undefined,
+    outboxPool: outboxPoolOf(pools),
     prisma,
     logs,
     databaseUrl,

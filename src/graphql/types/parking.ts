@@ -2,6 +2,7 @@
 // ways out: retry (re-apply in order) and skip (give up, with a reason on record).
 import { createGraphQLError } from 'graphql-yoga';
 import { actorId } from '../../auth/subject.ts';
+import { outboxPoolOf } from '../../db/pools.ts';
 import { pgSql } from '../../db/sql.ts';
 import { Forbidden, Issues, isUuid, NotFoundError, ValidationError } from '../../errors.ts';
 import { OUTBOX_CHANNEL } from '../../outbox/append.ts';
@@ -84,9 +85,14 @@ builder.queryField('parkedEvents', (t) =>
           extensions: { code: 'BAD_USER_INPUT', argument: 'first' },
         });
       }
-      const { read, write } = ctx.app.pools;
-      const outbox = read !== write ? pgSql(write) : undefined;
-      return listParked(pgSql(read), args.projection, args.state ?? 'PARKED', first, outbox);
+      const outbox = outboxPoolOf(ctx.app.pools);
+      return listParked(
+        pgSql(ctx.app.pools.read),
+        args.projection,
+        args.state ?? 'PARKED',
+        first,
+        outbox && pgSql(outbox),
+      );
     },
   }),
 );
@@ -149,7 +155,7 @@ async function resolveAggregate(
   if (!projection) throw new NotFoundError('Projection', input.projection);
   const resolution = await resolveParked({
     pool: ctx.app.pools.read,
-    ...(ctx.app.pools.read !== ctx.app.pool ? { outboxPool: ctx.app.pool } : {}),
+    outboxPool: outboxPoolOf(ctx.app.pools),
     bus: ctx.app.bus,
     log: ctx.app.log,
     projection,

@@ -1,4 +1,5 @@
 import type { RebuildProgressMessage } from '../../bus/bus.ts';
+import { outboxPoolOf } from '../../db/pools.ts';
 import { pgSql } from '../../db/sql.ts';
 import { Forbidden, NotFoundError } from '../../errors.ts';
 import { OUTBOX_CHANNEL } from '../../outbox/append.ts';
@@ -163,8 +164,8 @@ builder.mutationField('rebuildProjection', (t) =>
       if (!ctx.subject) throw new Forbidden();
       const projection = ALL_PROJECTIONS.find((p) => p.name === input.name);
       if (!projection) throw new NotFoundError('Projection', input.name);
-      const { read, write } = ctx.app.pools;
-      await startRebuild(read, projection, `requested by ${ctx.subject.sub}`, read !== write ? write : undefined);
+      const { pools } = ctx.app;
+      await startRebuild(pools.read, projection, `requested by ${ctx.subject.sub}`, outboxPoolOf(pools));
       const status = (await projectionStatuses(ctx.app.pools, ctx.app.config)).find((p) => p.name === input.name);
       if (!status) throw new NotFoundError('Projection', input.name);
       return status;
